@@ -1,0 +1,107 @@
+"""cortex-tune: a typed Python SDK for Snowflake Cortex fine-tuning and inference.
+
+Example:
+    >>> from cortex_tune import Cortex
+    >>> cx = Cortex.local()                                      # doctest: +SKIP
+    >>> job = cx.finetune.create("MY_MODEL", base_model="mistral-7b",
+    ...     training="SELECT body AS prompt, reply AS completion FROM train")  # doctest: +SKIP
+    >>> cx.finetune.wait(job.id).status                          # doctest: +SKIP
+"""
+
+from cortex_tune import sql
+from cortex_tune._backends.base import Backend, Result
+from cortex_tune._backends.fake import FakeBackend
+from cortex_tune._client import Cortex
+from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
+from cortex_tune._errors import (
+    AmbiguousCreateError,
+    AuthenticationError,
+    BudgetExceededError,
+    ConfigurationError,
+    ConnectionFailedError,
+    CortexError,
+    InvalidIdentifierError,
+    InvalidOptionsError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    JobVanishedError,
+    MaxTokensExceededError,
+    NetworkError,
+    NoWarehouseError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+    QueryError,
+    ResponseParseError,
+    SessionExpiredError,
+    StructuredOutputError,
+    ThrottledError,
+    TrainingDataError,
+    TransientError,
+    UnknownFunctionError,
+    UnknownModelError,
+    WaitTimeoutError,
+)
+from cortex_tune._models import (
+    Completion,
+    FineTuneJob,
+    JobError,
+    JobStatus,
+    JobSummary,
+    Message,
+    TrainingResult,
+    Usage,
+)
+from cortex_tune._retry import RetryPolicy
+from cortex_tune._training_data import TrainingData
+from cortex_tune._version import __version__
+from cortex_tune.sql import Statement
+
+__all__ = [
+    "AmbiguousCreateError",
+    "AuthenticationError",
+    "Backend",
+    "BudgetExceededError",
+    "Completion",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "Cortex",
+    "CortexError",
+    "FakeBackend",
+    "FineTuneJob",
+    "InvalidIdentifierError",
+    "InvalidOptionsError",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "JobNotFoundError",
+    "JobStatus",
+    "JobSummary",
+    "JobVanishedError",
+    "MaxTokensExceededError",
+    "Message",
+    "ModelRequest",
+    "NetworkError",
+    "NoWarehouseError",
+    "ObjectNotFoundError",
+    "OpenAIEndpoint",
+    "PermissionDeniedError",
+    "QueryError",
+    "ResponseParseError",
+    "Result",
+    "RetryPolicy",
+    "SessionExpiredError",
+    "Statement",
+    "StructuredOutputError",
+    "ThrottledError",
+    "TrainingData",
+    "TrainingDataError",
+    "TrainingResult",
+    "TransientError",
+    "UnknownFunctionError",
+    "UnknownModelError",
+    "Usage",
+    "WaitTimeoutError",
+    "__version__",
+    "sql",
+]

@@ -1,0 +1,1 @@
+"""Backends: the one seam through which statements reach an engine."""

@@ -1,0 +1,155 @@
+"""Backends on a real Snowflake: a connector connection, or a Snowpark session."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from cortex_tune._backends.base import Result
+from cortex_tune._constants import ATTEMPT_TIMEOUT, CONNECTOR_BUDGET, LOGIN_TIMEOUT, QUERY_TAG
+from cortex_tune.sql import Statement
+
+#: Connection parameters whose values are secrets: never logged, never in a repr or an error.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passcode",
+        "token",
+        "private_key",
+        "private_key_file_pwd",
+        "private_key_pwd",
+        "oauth_client_secret",
+        "oauth_refresh_token",
+        "session_token",
+        "master_token",
+    }
+)
+
+
+def secrets_of(params: Mapping[str, Any]) -> list[str]:
+    """The secret values among connection parameters (strings and bytes as text)."""
+    found = []
+    for key, value in params.items():
+        if key.lower() in SECRET_KEYS and value:
+            found.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    return found
+
+
+def connect_params(connection_name: str | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Connector parameters for :meth:`Cortex.connect`, with cortex-tune's defaults.
+
+    Follows the connector's conventions: a named connection from connections.toml, else the
+    ``SNOWFLAKE_DEFAULT_CONNECTION_NAME`` / configured default when no account or host is
+    given. Adds server-side binding, a QUERY_TAG, and per-attempt and total timeouts.
+    """
+    import snowflake.connector
+
+    params = dict(kwargs)
+    if connection_name is None and not {"account", "host"} & set(params):
+        connection_name = os.environ.get("SNOWFLAKE_DEFAULT_CONNECTION_NAME") or _default_name()
+    if connection_name is not None:
+        params["connection_name"] = connection_name
+    params.setdefault("paramstyle", "qmark")
+    session = dict(params.get("session_parameters") or {})
+    session.setdefault("QUERY_TAG", QUERY_TAG)
+    params["session_parameters"] = session
+    params.setdefault("login_timeout", int(LOGIN_TIMEOUT))
+    major = int(str(snowflake.connector.__version__).split(".")[0])
+    if major >= 5:
+        params.setdefault("retry_timeout", int(CONNECTOR_BUDGET))
+        params.setdefault("query_timeout", int(CONNECTOR_BUDGET))
+    else:
+        params.setdefault("network_timeout", int(CONNECTOR_BUDGET))
+        params.setdefault("socket_timeout", int(ATTEMPT_TIMEOUT))
+    return params
+
+
+def _default_name() -> str:
+    try:
+        from snowflake.connector.config_manager import CONFIG_MANAGER
+
+        return str(CONFIG_MANAGER["default_connection_name"])
+    except Exception:  # an unreadable config file is reported by connect() itself
+        return "default"
+
+
+class SnowflakeBackend:
+    """Runs statements on a snowflake-connector-python connection.
+
+    Values are always bound server-side: on a qmark/numeric connection directly, on a caller's
+    pyformat connection with the connector's forced-qmark switch (or, on a connector without
+    it, by adapting placeholders to the connection's paramstyle).
+
+    Args:
+        connection: An open connector connection.
+        owned: Whether :meth:`close` closes it (True only when cortex-tune opened it).
+    """
+
+    def __init__(self, connection: Any, *, owned: bool = False) -> None:
+        self.connection = connection
+        self.owned = owned
+        style = getattr(connection, "_paramstyle", None) or "qmark"
+        self._force_qmark = False
+        self._style = style
+        if style in ("pyformat", "format"):
+            params = inspect.signature(connection.cursor().__class__.execute).parameters
+            self._force_qmark = "_force_qmark_paramstyle" in params
+
+    def __repr__(self) -> str:
+        account = getattr(self.connection, "account", None)
+        user = getattr(self.connection, "user", None)
+        return f"SnowflakeBackend(account={account!r}, user={user!r}, owned={self.owned})"
+
+    def execute(self, statement: Statement) -> Result:
+        """Run one statement and fetch all of its rows."""
+        cursor = self.connection.cursor()
+        try:
+            sql, kwargs = self._adapt(statement.sql)
+            cursor.execute(sql, list(statement.params), **kwargs)
+            rows = [tuple(r) for r in cursor.fetchall()]
+            columns = [d[0] for d in (cursor.description or [])]
+            return Result(rows=rows, query_id=cursor.sfqid, columns=columns)
+        finally:
+            cursor.close()
+
+    def _adapt(self, sql: str) -> tuple[str, dict[str, Any]]:
+        if self._style == "qmark":
+            return sql, {}
+        if self._force_qmark:
+            return sql, {"_force_qmark_paramstyle": True}
+        if self._style == "numeric":
+            parts = sql.split("?")
+            return parts[0] + "".join(f":{i}{p}" for i, p in enumerate(parts[1:], 1)), {}
+        return sql.replace("%", "%%").replace("?", "%s"), {}
+
+    def close(self) -> None:
+        """Close the connection if cortex-tune opened it."""
+        if self.owned:
+            self.connection.close()
+
+
+class SnowparkBackend:
+    """Runs statements through a Snowpark session (``session.sql(text, params).collect()``).
+
+    Works in Snowflake Notebooks with ``get_active_session()``. The session belongs to the
+    caller and is never closed.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def __repr__(self) -> str:
+        return f"SnowparkBackend({type(self.session).__name__})"
+
+    def execute(self, statement: Statement) -> Result:
+        """Run one statement with server-side binding and collect its rows."""
+        frame = self.session.sql(statement.sql, params=list(statement.params))
+        rows = [tuple(r) for r in frame.collect()]
+        query_id = getattr(self.session, "last_query_id", None)
+        return Result(rows=rows, query_id=query_id if isinstance(query_id, str) else None)
+
+    def close(self) -> None:
+        """The session is the caller's: nothing to close."""
+        return None

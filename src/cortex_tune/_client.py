@@ -1,0 +1,392 @@
+"""The Cortex client: connection handling, the one statement funnel, and completions."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
+
+from pydantic import BaseModel
+
+from cortex_tune._backends.base import Backend, Result
+from cortex_tune._errors import (
+    CortexError,
+    ResponseParseError,
+    UnknownFunctionError,
+    from_text,
+    translate,
+)
+from cortex_tune._finetune import FineTune
+from cortex_tune._models import Completion
+from cortex_tune._parsing import load_json, parse_completion, parse_count
+from cortex_tune._retry import RetryPolicy, call_with_retries
+from cortex_tune.sql import (
+    Generation,
+    PromptInput,
+    Statement,
+    complete_options,
+    complete_sql,
+    count_tokens_sql,
+    to_messages,
+)
+
+log = logging.getLogger("cortex_tune")
+
+Functions = Literal["auto", "ai", "legacy"]
+Tracer = Callable[[str, tuple[Any, ...]], None]
+M = TypeVar("M", bound=BaseModel)
+
+
+class Cortex:
+    """A client for Snowflake Cortex fine-tuning and inference.
+
+    Build one with :meth:`connect` (connections.toml / ``SNOWFLAKE_*``),
+    :meth:`from_connection` (a connection you own), :meth:`from_session` (Snowpark, e.g. in
+    Snowflake Notebooks), :meth:`local` (the embedded emulator), or ``Cortex(backend=...)``.
+
+    Example:
+        >>> from cortex_tune.testing import FakeBackend
+        >>> fake = FakeBackend()
+        >>> fake.respond("mistral-7b", "Bonjour")
+        >>> with Cortex(backend=fake) as cx:
+        ...     cx.complete("mistral-7b", "Say hello in French").text
+        'Bonjour'
+
+    Args:
+        backend: Where statements run.
+        functions: ``"ai"`` for AI_COMPLETE / AI_COUNT_TOKENS, ``"legacy"`` for
+            SNOWFLAKE.CORTEX.COMPLETE / COUNT_TOKENS, ``"auto"`` (default) for AI_* with a
+            fallback to legacy if the account lacks them (and legacy COMPLETE for
+            conversations, which AI_COMPLETE has no documented form for).
+        retry: The retry policy for transient failures.
+        tracer: Called with ``(sql, params)`` for every statement that runs.
+        clock: Seconds, for budgets and waiting (defaults to the backend's clock if it has
+            one, as FakeBackend does, else ``time.time``).
+        sleep: How to pause (defaults likewise to the backend's clock, else ``time.sleep``).
+        owns_backend: Whether closing the client closes the backend.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        functions: Functions = "auto",
+        retry: RetryPolicy | None = None,
+        tracer: Tracer | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        owns_backend: bool = True,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        if functions not in ("auto", "ai", "legacy"):
+            raise CortexError(f"functions must be 'auto', 'ai' or 'legacy', not {functions!r}")
+        backend_clock = getattr(backend, "clock", None)
+        self._backend = backend
+        self._functions: Functions = functions
+        self._generation: Generation | None = None if functions == "auto" else functions
+        self._retry = retry or RetryPolicy()
+        self._tracer = tracer
+        self._now: Callable[[], float] = clock or getattr(backend_clock, "time", time.time)
+        self._sleep: Callable[[float], None] = sleep or getattr(backend_clock, "sleep", time.sleep)
+        self._owns_backend = owns_backend
+        self._secrets = tuple(s for s in secrets if s)
+        self.finetune = FineTune(self)
+        """Fine-tuning jobs: create, list, describe, cancel, wait."""
+
+    # -- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, connection_name: str | None = None, **connect_kwargs: Any) -> Cortex:
+        """Open a connection the way the connector does, and own it.
+
+        Reads ``connection_name`` from connections.toml, else the default connection
+        (``SNOWFLAKE_DEFAULT_CONNECTION_NAME``) when no ``account``/``host`` is given;
+        keyword arguments override the file. Sets server-side binding, per-attempt and total
+        timeouts and a QUERY_TAG naming cortex-tune. Client options (``functions``,
+        ``retry``, ``tracer``) may be passed too.
+        """
+        from cortex_tune._backends.snowflake import SnowflakeBackend, connect_params, secrets_of
+
+        options = _pop_client_options(connect_kwargs)
+        params = connect_params(connection_name, connect_kwargs)
+        secrets = secrets_of(params)
+        import snowflake.connector
+
+        try:
+            connection = snowflake.connector.connect(**params)
+        except Exception as exc:
+            error = translate(exc, op="connect")
+            error._redact(secrets)
+            raise error from None
+        return cls(backend=SnowflakeBackend(connection, owned=True), secrets=secrets, **options)
+
+    @classmethod
+    def from_connection(cls, connection: Any, **options: Any) -> Cortex:
+        """Use a connector connection the caller owns; cortex-tune never closes it."""
+        from cortex_tune._backends.snowflake import SnowflakeBackend
+
+        return cls(backend=SnowflakeBackend(connection, owned=False), owns_backend=False, **options)
+
+    @classmethod
+    def from_session(cls, session: Any, **options: Any) -> Cortex:
+        """Use a Snowpark session (``get_active_session()`` in Snowflake Notebooks)."""
+        from cortex_tune._backends.snowflake import SnowparkBackend
+
+        return cls(backend=SnowparkBackend(session), owns_backend=False, **options)
+
+    @classmethod
+    def local(cls, path: str | os.PathLike[str] | None = None, **options: Any) -> Cortex:
+        """A client on the embedded emulator (needs ``pip install "cortex-tune[local]"``).
+
+        Args:
+            path: A directory where jobs (and data) persist; None keeps everything in memory.
+            **options: Client options (``functions``, ``retry``, ``tracer``) and LocalBackend
+                options (``tokens_per_second``, ``pending_seconds``, ``duration``, ``clock``).
+        """
+        from cortex_tune._backends.local import LocalBackend
+
+        client_options = _pop_client_options(options)
+        return cls(backend=LocalBackend(path, **options), **client_options)
+
+    def with_options(
+        self,
+        *,
+        functions: Functions | None = None,
+        retry: RetryPolicy | None = None,
+        tracer: Tracer | None = None,
+    ) -> Cortex:
+        """A copy of this client with some options changed, sharing its backend.
+
+        Closing the copy does not close the backend.
+        """
+        return Cortex(
+            backend=self._backend,
+            functions=functions or self._functions,
+            retry=retry or self._retry,
+            tracer=tracer if tracer is not None else self._tracer,
+            clock=self._now,
+            sleep=self._sleep,
+            owns_backend=False,
+            secrets=self._secrets,
+        )
+
+    @property
+    def backend(self) -> Backend:
+        """The backend statements run on."""
+        return self._backend
+
+    def close(self) -> None:
+        """Close the backend if this client owns it (never a caller's connection)."""
+        if self._owns_backend:
+            self._backend.close()
+
+    def __enter__(self) -> Cortex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Cortex(backend={self._backend!r}, functions={self._functions!r})"
+
+    # -- the funnel ------------------------------------------------------------------------------
+
+    def _execute(
+        self,
+        statement: Statement,
+        *,
+        retry: bool = True,
+        check: Callable[[Result], None] | None = None,
+    ) -> Result:
+        """Run ``statement``: trace, log, translate errors, retry transient failures."""
+
+        def attempt() -> Result:
+            if self._tracer is not None:
+                self._tracer(statement.sql, statement.params)
+            started = time.perf_counter()
+            try:
+                result = self._backend.execute(statement)
+                if check is not None:
+                    check(result)
+            except Exception as exc:
+                error = translate(exc, op=statement.op)
+                error._redact(self._secrets)
+                log.debug("op=%s failed: %s (query_id=%s)", statement.op, type(error).__name__, error.query_id)
+                raise error from (None if error is exc else exc)
+            log.debug(
+                "op=%s query_id=%s duration_ms=%.1f",
+                statement.op,
+                result.query_id,
+                (time.perf_counter() - started) * 1000,
+            )
+            return result
+
+        if not retry:
+            return attempt()
+        return call_with_retries(
+            attempt,
+            policy=self._retry,
+            clock=self._now,
+            sleep=self._sleep,
+            on_retry=lambda e, pause: log.info(
+                "op=%s transient %s; retrying in %.1f s", statement.op, type(e).__name__, pause
+            ),
+        )
+
+    def sql(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one SQL statement with ``?`` placeholders bound to ``params``; return its rows.
+
+        Goes through the same funnel as every other call (tracer, logging, retries for
+        transient failures, error translation).
+        """
+        return self._execute(Statement(text, tuple(params), "sql")).rows
+
+    # -- generation choice -----------------------------------------------------------------------
+
+    def _generation_for(self, prompt: PromptInput) -> Generation:
+        if self._generation is not None:
+            return self._generation
+        if not isinstance(prompt, str) and _is_conversation(prompt):
+            return "legacy"
+        return "ai"
+
+    def _with_fallback(self, run: Callable[[Generation], Any], prompt: PromptInput) -> Any:
+        generation = self._generation_for(prompt)
+        try:
+            value = run(generation)
+        except UnknownFunctionError:
+            if self._functions != "auto" or generation != "ai":
+                raise
+            log.info("AI_* functions are not available; using SNOWFLAKE.CORTEX legacy functions")
+            self._generation = "legacy"
+            return run("legacy")
+        if self._functions == "auto" and self._generation is None and generation == "ai":
+            self._generation = "ai"
+        return value
+
+    # -- inference -------------------------------------------------------------------------------
+
+    @overload
+    def complete(
+        self,
+        model: str,
+        prompt: PromptInput,
+        *,
+        temperature: float | None = ...,
+        top_p: float | None = ...,
+        max_tokens: int | None = ...,
+        guardrails: bool | None = ...,
+        response_format: type[M],
+    ) -> Completion[M]: ...
+
+    @overload
+    def complete(
+        self,
+        model: str,
+        prompt: PromptInput,
+        *,
+        temperature: float | None = ...,
+        top_p: float | None = ...,
+        max_tokens: int | None = ...,
+        guardrails: bool | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+    ) -> Completion[Any]: ...
+
+    def complete(
+        self,
+        model: str,
+        prompt: PromptInput,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        guardrails: bool | None = None,
+        response_format: Any = None,
+    ) -> Completion[Any]:
+        """Complete a prompt or a conversation with a base or fine-tuned model.
+
+        A plain prompt with no options runs ``COMPLETE(model, prompt)``; a conversation or
+        options run the three-argument form and return usage. With ``response_format`` (a
+        pydantic model or a JSON schema) the answer is validated into ``.parsed``.
+
+        Args:
+            model: A Cortex model (``"llama3.1-70b"``) or a fine-tuned model's name.
+            prompt: A string, a :class:`Message`, or a list of messages.
+            temperature: 0 to 1.
+            top_p: 0 to 1.
+            max_tokens: Most tokens to generate.
+            guardrails: Filter unsafe answers with Cortex Guard.
+            response_format: A pydantic model class or a JSON schema for structured output.
+
+        Raises:
+            UnknownModelError, ThrottledError, MaxTokensExceededError, StructuredOutputError,
+            InvalidOptionsError, ConfigurationError: see the error table in the README.
+
+        Example:
+            >>> cx.complete("llama3.1-70b", "Summarise: ...", max_tokens=100).usage  # doctest: +SKIP
+        """
+        options = complete_options(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            guardrails=guardrails,
+            response_format=response_format,
+        )
+        to_messages(prompt)  # validate before any I/O
+
+        def run(generation: Generation) -> Completion[Any]:
+            statement = complete_sql(model, prompt, options=options, functions=generation)
+            check = _ai_error_check if generation == "ai" else None
+            value = self._execute(statement, check=check).scalar()
+            if generation == "ai":
+                value = load_json(value, what="AI_COMPLETE").get("value")
+            detailed = not (isinstance(prompt, str) and not options)
+            return parse_completion(
+                value, model=model, detailed=detailed, response_format=response_format
+            )
+
+        result: Completion[Any] = self._with_fallback(run, prompt)
+        return result
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """Tokens in ``text`` for ``model``: AI_COUNT_TOKENS or COUNT_TOKENS (billed compute).
+
+        Fine-tuned models are not supported by Cortex here: count with the base model.
+        """
+
+        def run(generation: Generation) -> int:
+            return parse_count(self._execute(count_tokens_sql(model, text, functions=generation)).scalar())
+
+        count: int = self._with_fallback(run, text)
+        return count
+
+
+def _is_conversation(prompt: PromptInput) -> bool:
+    messages = to_messages(prompt)
+    return not (len(messages) == 1 and messages[0].role == "user")
+
+
+def _ai_error_check(result: Result) -> None:
+    """AI_COMPLETE(..., return_error_details => TRUE) carries a failure as ``{"error": ...}``."""
+    value = result.scalar()
+    data = load_json(value, what="AI_COMPLETE") if value is not None else None
+    if not isinstance(data, dict):
+        raise ResponseParseError("AI_COMPLETE returned no {value, error} object", raw=value)
+    error = data.get("error")
+    if error:
+        raise from_text(str(error), query_id=result.query_id)
+
+
+def _pop_client_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = [f.name for f in dataclasses.fields(_ClientOptions)]
+    return {name: kwargs.pop(name) for name in names if name in kwargs}
+
+
+@dataclasses.dataclass
+class _ClientOptions:
+    functions: Functions = "auto"
+    retry: RetryPolicy | None = None
+    tracer: Tracer | None = None

@@ -1,0 +1,38 @@
+"""Named defaults, in one place, so every default has a name and a reason."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from cortex_tune._version import __version__
+
+#: Tag set on every session cortex-tune opens, so usage is attributable in QUERY_HISTORY.
+QUERY_TAG: Final = f"cortex-tune/{__version__}"
+
+#: Seconds one request to Snowflake may take before the connector abandons that attempt.
+ATTEMPT_TIMEOUT: Final = 60.0
+#: Seconds the connector may spend retrying one request, all attempts included.
+CONNECTOR_BUDGET: Final = 120.0
+#: Seconds the connector may spend logging in.
+LOGIN_TIMEOUT: Final = 60.0
+
+#: Total seconds cortex-tune spends retrying one statement that failed transiently.
+RETRY_BUDGET: Final = 120.0
+#: Attempts per statement, the first included.
+RETRY_ATTEMPTS: Final = 6
+#: First backoff delay in seconds; it doubles each attempt, up to RETRY_MAX_DELAY, with full jitter.
+RETRY_BASE_DELAY: Final = 1.0
+RETRY_MAX_DELAY: Final = 20.0
+
+#: wait(): the shortest pause between two DESCRIBE statements, in seconds.
+POLL_MIN: Final = 5.0
+#: wait(): a pause never exceeds this fraction of the time already waited (unless POLL_MIN is larger).
+POLL_FRACTION: Final = 0.05
+#: wait(): the longest pause between two DESCRIBE statements, in seconds.
+POLL_MAX: Final = 600.0
+
+#: Prefix of the request marker carried inside every training query cortex-tune creates a job with.
+MARKER_PREFIX: Final = "cortex-tune:req="
+
+#: Roughly how many characters make one token, for estimates when no tokenizer is asked for.
+CHARS_PER_TOKEN: Final = 4.0

@@ -1,0 +1,227 @@
+"""COMPLETE, AI_COMPLETE and COUNT_TOKENS semantics of the emulator, with Cortex's JSON shapes."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from cortex_tune import _rules
+from cortex_tune._emulator.errors import EngineError, invalid_argument, invalid_options, unknown_model
+from cortex_tune._emulator.models import ModelRequest
+
+if TYPE_CHECKING:
+    from cortex_tune._emulator.core import Emulator
+
+_OPTION_KEYS = {"temperature", "top_p", "max_tokens", "guardrails", "response_format"}
+_MAX_OUTPUT = 8192
+_GUARD_TEXT = "Response filtered by Cortex Guard"
+#: Context window assumed for a registered model that is not a fine-tunable base.
+_DEFAULT_WINDOW = 128_000
+
+
+def _json(value: Any, what: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise invalid_argument(f"{what} is not valid JSON: {exc.msg}") from exc
+    return value
+
+
+def _lower_keys(value: Any) -> Any:
+    # Snowflake object literals reach the engine with upper-cased keys; normalise them.
+    if isinstance(value, dict):
+        return {str(k).lower(): v for k, v in value.items()}
+    return value
+
+
+def check_options(options: Any) -> dict[str, Any]:
+    """The options object, validated the way Cortex does."""
+    options = _lower_keys(_json(options, "options")) if options is not None else {}
+    if not isinstance(options, dict):
+        raise invalid_options("options must be an object")
+    unknown = sorted(set(options) - _OPTION_KEYS)
+    if unknown:
+        raise invalid_options(f"unknown option(s) {', '.join(unknown)}")
+    for key in ("temperature", "top_p"):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+            raise invalid_options(f"{key} must be between 0 and 1")
+    max_tokens = options.get("max_tokens")
+    if isinstance(max_tokens, float) and max_tokens.is_integer():
+        options["max_tokens"] = max_tokens = int(max_tokens)
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= _MAX_OUTPUT):
+        raise invalid_options(f"max_tokens must be an integer from 1 to {_MAX_OUTPUT}")
+    if "guardrails" in options and not isinstance(options["guardrails"], bool):
+        raise invalid_options("guardrails must be true or false")
+    fmt = options.get("response_format")
+    if fmt is not None:
+        fmt = _lower_keys(fmt)
+        if not isinstance(fmt, dict) or str(fmt.get("type", "")).lower() != "json":
+            raise EngineError("please provide a type for the response format object")
+        if not isinstance(fmt.get("schema"), dict):
+            raise EngineError("please provide a schema for the response format object")
+        options["response_format"] = fmt
+    return options
+
+
+def _messages(prompt: Any, *, three_args: bool) -> list[dict[str, str]]:
+    if not three_args:
+        if not isinstance(prompt, str):
+            raise invalid_argument("COMPLETE(model, prompt): the prompt must be a string")
+        return [{"role": "user", "content": prompt}]
+    prompt = _json(prompt, "prompt")
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if not isinstance(prompt, list) or not prompt:
+        raise invalid_argument("COMPLETE with options takes an array of {role, content} objects")
+    messages = []
+    for i, item in enumerate(prompt):
+        item = _lower_keys(item)
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+            raise invalid_argument("each message needs a string 'content'")
+        role = str(item.get("role") or "user").lower()
+        if role not in ("system", "user", "assistant") or (role == "system" and i > 0):
+            raise invalid_argument(f"invalid role {role!r} in message {i}")
+        messages.append({"role": role, "content": item["content"]})
+    return messages
+
+
+def _generate(emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]) -> tuple[str, Any, int]:
+    """Run the model: (text, structured value or None, context window)."""
+    if not isinstance(model, str) or not model.strip():
+        raise invalid_argument("the model name must be a non-empty string")
+    tuned = emu.fine_tuned(model)
+    if tuned is not None:
+        job, adapter = tuned
+        spec = _rules.base_model_spec(job.base_model)
+        window = spec.context_window if spec else _DEFAULT_WINDOW
+        _check_window(messages, window)
+        return adapter.answer(messages[-1]["content"]), None, window
+    responder = emu.models.get(model.strip().lower())
+    if responder is None:
+        raise unknown_model(model)
+    spec = _rules.base_model_spec(model)
+    window = spec.context_window if spec else _DEFAULT_WINDOW
+    _check_window(messages, window)
+    answer = responder(ModelRequest(model=model, messages=messages, options=dict(options)))
+    if isinstance(answer, (dict, list)):
+        return json.dumps(answer, ensure_ascii=False), answer, window
+    return str(answer), None, window
+
+
+def _check_window(messages: list[dict[str, str]], window: int) -> None:
+    tokens = sum(_rules.estimate_tokens(m["content"]) for m in messages)
+    if tokens > window:
+        raise EngineError(f"max tokens of {window} exceeded")
+
+
+def _respond(emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]) -> dict[str, Any]:
+    """The detailed answer object, for either generation."""
+    text, structured, _ = _generate(emu, model, messages, options)
+    max_tokens = options.get("max_tokens", 4096)
+    if _rules.estimate_tokens(text) > max_tokens and structured is None:
+        text = text[: int(max_tokens * 4)]
+    prompt_tokens = sum(_rules.estimate_tokens(m["content"]) for m in messages)
+    completion_tokens = _rules.estimate_tokens(text)
+    usage: dict[str, int] = {"completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens}
+    guard = 0
+    if options.get("guardrails"):
+        guard = completion_tokens
+        if "unsafe" in text.lower():
+            text = _GUARD_TEXT
+    usage["guardrail_tokens"] = guard
+    usage["total_tokens"] = prompt_tokens + completion_tokens + guard
+    answer: dict[str, Any] = {"created": int(emu.clock()), "model": model, "usage": usage}
+    if options.get("response_format") is not None:
+        if structured is None:
+            try:
+                structured = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise EngineError(
+                    "json mode output validation error: Model returned invalid JSON that cannot "
+                    f"be parsed due to: {exc.msg}"
+                ) from exc
+        _check_required(structured, options["response_format"]["schema"])
+        answer["structured_output"] = [{"raw_message": structured, "type": "json"}]
+    else:
+        answer["choices"] = [{"messages": text}]
+    return answer
+
+
+def _check_required(value: Any, schema: dict[str, Any]) -> None:
+    if schema.get("type") == "object":
+        if not isinstance(value, dict):
+            raise EngineError("json mode output validation error: expected an object")
+        missing = [k for k in schema.get("required", []) if k not in value]
+        if missing:
+            raise EngineError(f"json mode output validation error: required field(s) missing: {', '.join(missing)}")
+
+
+def legacy_complete(emu: Emulator, model: Any, prompt: Any, options: Any, *, three_args: bool) -> str:
+    """SNOWFLAKE.CORTEX.COMPLETE: text for the 2-argument form, JSON text for the 3-argument form."""
+    if prompt is None or model is None:
+        raise invalid_argument("COMPLETE arguments must not be NULL")
+    messages = _messages(prompt, three_args=three_args)
+    opts = check_options(options) if three_args else {}
+    if not three_args:
+        text, _, _ = _generate(emu, model, messages, {})
+        return text
+    return json.dumps(_respond(emu, model, messages, opts), ensure_ascii=False)
+
+
+def ai_complete(
+    emu: Emulator,
+    model: Any,
+    prompt: Any,
+    *,
+    model_parameters: Any = None,
+    response_format: Any = None,
+    show_details: Any = None,
+    return_error_details: Any = None,
+) -> Any:
+    """AI_COMPLETE: NULL on a failed row, or ``{value, error}`` with return_error_details."""
+    try:
+        value = _ai_value(emu, model, prompt, model_parameters, response_format, bool(show_details))
+    except EngineError as exc:
+        if return_error_details:
+            return {"value": None, "error": exc.msg}
+        return None
+    if return_error_details:
+        return {"value": value, "error": None}
+    return value
+
+
+def _ai_value(emu: Emulator, model: Any, prompt: Any, params: Any, fmt: Any, details: bool) -> Any:
+    if not isinstance(prompt, str):
+        raise invalid_argument("AI_COMPLETE: the prompt must be a string")
+    options = check_options(params)
+    options.pop("response_format", None)  # ignored inside model_parameters, as documented
+    if fmt is not None:
+        fmt = _lower_keys(_json(fmt, "response_format"))
+        options["response_format"] = check_options({"response_format": fmt})["response_format"]
+    answer = _respond(emu, model, [{"role": "user", "content": prompt}], options)
+    if details:
+        return answer
+    if "structured_output" in answer:
+        return answer["structured_output"][0]["raw_message"]
+    return answer["choices"][0]["messages"]
+
+
+def count_tokens(emu: Emulator, model: Any, text: Any) -> int:
+    """COUNT_TOKENS: an estimate (4 characters a token); fine-tuned models are refused."""
+    if not isinstance(model, str) or text is None:
+        raise invalid_argument("COUNT_TOKENS takes a model name and a text")
+    if emu.fine_tuned(model) is not None:
+        raise invalid_argument("COUNT_TOKENS does not support fine-tuned models; count with the base model")
+    known = _rules.base_model_spec(model) is not None or model.strip().lower() in emu.models
+    if not known:
+        raise unknown_model(model)
+    return _rules.estimate_tokens(str(text))
+
+
+def ai_count_tokens(emu: Emulator, function: Any, model: Any, text: Any) -> int:
+    """AI_COUNT_TOKENS('ai_complete', model, text)."""
+    if str(function or "").strip().lower() != "ai_complete":
+        raise invalid_argument(f"AI_COUNT_TOKENS: unsupported function {function!r}; use 'ai_complete'")
+    return count_tokens(emu, model, text)

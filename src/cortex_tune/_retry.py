@@ -1,0 +1,82 @@
+"""Retry policy: capped exponential backoff with full jitter, within a total time budget."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_any
+
+from cortex_tune._constants import (
+    RETRY_ATTEMPTS,
+    RETRY_BASE_DELAY,
+    RETRY_BUDGET,
+    RETRY_MAX_DELAY,
+)
+from cortex_tune._errors import CortexError, is_transient
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How cortex-tune retries a statement that failed transiently.
+
+    Attributes:
+        attempts: Attempts per statement, the first included (1 disables retries).
+        budget: Total seconds for all attempts and pauses of one statement.
+        base_delay: The first pause; each later pause may be twice as long.
+        max_delay: The longest single pause.
+    """
+
+    attempts: int = RETRY_ATTEMPTS
+    budget: float = RETRY_BUDGET
+    base_delay: float = RETRY_BASE_DELAY
+    max_delay: float = RETRY_MAX_DELAY
+
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """The pause after failed attempt number ``attempt`` (1-based): full jitter."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return ceiling * rng()
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    retryable: Callable[[CortexError], bool] = is_transient,
+    on_retry: Callable[[CortexError, float], None] | None = None,
+) -> T:
+    """Call ``fn`` until it succeeds, a non-retryable error is raised, or the policy gives up.
+
+    ``fn`` must raise :class:`CortexError`; the last error is re-raised when retries run out.
+    The budget is measured on ``clock``, so a fake clock makes it deterministic.
+    """
+    start = clock()
+
+    def out_of_budget(state: RetryCallState) -> bool:
+        return clock() - start >= policy.budget
+
+    def wait(state: RetryCallState) -> float:
+        remaining = max(0.0, policy.budget - (clock() - start))
+        return min(policy.delay(state.attempt_number), remaining)
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None and state.next_action is not None:
+            error = state.outcome.exception()
+            if isinstance(error, CortexError):
+                on_retry(error, state.next_action.sleep)
+
+    retrying = Retrying(
+        stop=stop_any(stop_after_attempt(max(1, policy.attempts)), out_of_budget),
+        wait=wait,
+        retry=retry_if_exception(lambda e: isinstance(e, CortexError) and retryable(e)),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)

@@ -1,0 +1,273 @@
+"""Statement builders: the exact SQL and parameters every cortex-tune call runs.
+
+Each function is pure and returns a :class:`Statement` without running anything, so you can see
+(or run yourself) exactly what a call would send::
+
+    >>> from cortex_tune import sql
+    >>> st = sql.finetune_describe_sql("ft_123")
+    >>> st.sql
+    "SELECT SNOWFLAKE.CORTEX.FINETUNE('DESCRIBE', ?)"
+    >>> st.params
+    ('ft_123',)
+
+Every value travels as a bound parameter (``?``); the SQL text of a builder never depends on a
+value, only on which arguments are present. Identifiers are validated before they are used.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from cortex_tune._constants import MARKER_PREFIX
+from cortex_tune._errors import ConfigurationError
+from cortex_tune._identifiers import validate_name
+from cortex_tune._models import Message
+from cortex_tune._schema import to_cortex_schema
+from cortex_tune._training_data import TrainingData, normalise_query
+
+Param: TypeAlias = "str | int | float | bool | None"
+Generation: TypeAlias = Literal["ai", "legacy"]
+PromptInput: TypeAlias = "str | Message | Mapping[str, str] | Sequence[Message | Mapping[str, str]]"
+
+__all__ = [
+    "Statement",
+    "complete_options",
+    "complete_sql",
+    "count_tokens_sql",
+    "finetune_cancel_sql",
+    "finetune_create_sql",
+    "finetune_describe_sql",
+    "finetune_show_sql",
+    "new_marker",
+    "training_query",
+]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement with its bound parameters.
+
+    Attributes:
+        sql: The SQL text, with ``?`` placeholders.
+        params: The values bound to the placeholders, in order.
+        op: What the statement does, e.g. ``"finetune.create"``; backends and logs use it.
+    """
+
+    sql: str
+    params: tuple[Param, ...] = ()
+    op: str = "sql"
+
+    def __repr__(self) -> str:
+        # Parameters can be prompts or data; keep them out of reprs and logs.
+        return f"Statement(op={self.op!r}, sql={self.sql!r}, params=<{len(self.params)} bound>)"
+
+
+# -- fine-tuning ---------------------------------------------------------------------------------
+
+
+def new_marker() -> str:
+    """A fresh request marker id for :func:`finetune_create_sql`."""
+    return uuid.uuid4().hex
+
+
+def training_query(data: str | TrainingData, *, marker: str | None = None) -> str:
+    """The query text sent to FINETUNE for ``data``.
+
+    Trailing semicolons are removed (Cortex wraps the query in a subquery, where ``;`` fails the
+    job minutes later), and with ``marker`` a ``/* cortex-tune:req=<marker> */`` comment is put
+    in front so the job can be found again after a lost response.
+    """
+    query = data.to_sql() if isinstance(data, TrainingData) else normalise_query(data)
+    if marker is not None:
+        query = f"/* {MARKER_PREFIX}{marker} */ {query}"
+    return query
+
+
+def finetune_create_sql(
+    name: str,
+    *,
+    base_model: str,
+    training: str | TrainingData,
+    validation: str | TrainingData | None = None,
+    max_epochs: int | None = None,
+    marker: str | None = None,
+) -> Statement:
+    """FINETUNE('CREATE', name, base_model, training [, validation [, options]]).
+
+    The options travel as the documented JSON string (``'{"max_epochs": 3}'``); an absent
+    validation query is NULL when options follow it.
+    """
+    validate_name(name, what="model name")
+    _require_text(base_model, "base_model")
+    if max_epochs is not None and (
+        isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or not 1 <= max_epochs <= 10
+    ):
+        raise ConfigurationError(
+            f"max_epochs must be an integer from 1 to 10, not {max_epochs!r}",
+            hint="Leave it out to let Cortex choose.",
+        )
+    params: list[Param] = [name, base_model, training_query(training, marker=marker)]
+    if validation is not None or max_epochs is not None:
+        params.append(training_query(validation) if validation is not None else None)
+    if max_epochs is not None:
+        params.append(json.dumps({"max_epochs": max_epochs}))
+    marks = ", ".join("?" for _ in params)
+    return Statement(
+        f"SELECT SNOWFLAKE.CORTEX.FINETUNE('CREATE', {marks})", tuple(params), "finetune.create"
+    )
+
+
+def finetune_show_sql() -> Statement:
+    """FINETUNE('SHOW'): every fine-tuning job in the account."""
+    return Statement("SELECT SNOWFLAKE.CORTEX.FINETUNE('SHOW')", (), "finetune.show")
+
+
+def finetune_describe_sql(job_id: str) -> Statement:
+    """FINETUNE('DESCRIBE', job_id): the full state of one job."""
+    _require_text(job_id, "job_id")
+    return Statement(
+        "SELECT SNOWFLAKE.CORTEX.FINETUNE('DESCRIBE', ?)", (job_id,), "finetune.describe"
+    )
+
+
+def finetune_cancel_sql(job_id: str) -> Statement:
+    """FINETUNE('CANCEL', job_id): stop a job."""
+    _require_text(job_id, "job_id")
+    return Statement("SELECT SNOWFLAKE.CORTEX.FINETUNE('CANCEL', ?)", (job_id,), "finetune.cancel")
+
+
+# -- inference -----------------------------------------------------------------------------------
+
+
+def complete_options(
+    *,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    guardrails: bool | None = None,
+    response_format: Any = None,
+) -> dict[str, Any]:
+    """The COMPLETE options object for the given settings, checked against Cortex's ranges."""
+    options: dict[str, Any] = {}
+    for key, value in (("temperature", temperature), ("top_p", top_p)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigurationError(f"{key} must be a number from 0 to 1, not {value!r}")
+        options[key] = value
+    if max_tokens is not None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ConfigurationError(f"max_tokens must be a positive integer, not {max_tokens!r}")
+        options["max_tokens"] = max_tokens
+    if guardrails is not None:
+        if not isinstance(guardrails, bool):
+            raise ConfigurationError(f"guardrails must be True or False, not {guardrails!r}")
+        options["guardrails"] = guardrails
+    if response_format is not None:
+        options["response_format"] = {"type": "json", "schema": to_cortex_schema(response_format)}
+    return options
+
+
+def complete_sql(
+    model: str,
+    prompt: PromptInput,
+    *,
+    options: Mapping[str, Any] | None = None,
+    functions: Generation = "legacy",
+) -> Statement:
+    """COMPLETE / AI_COMPLETE for one prompt or conversation.
+
+    Legacy generation: a plain prompt with no options uses the two-argument form (plain text
+    back); a conversation or any options use ``COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))``,
+    whose answer is JSON with ``choices`` and ``usage``.
+
+    AI generation: arguments are named and ``return_error_details => TRUE`` is always set, so
+    a failure comes back with its reason (AI_COMPLETE otherwise returns a bare NULL). With
+    options, ``show_details => TRUE`` asks for usage. AI_COMPLETE has no documented
+    conversation form, so a conversation must be a single user message there.
+    """
+    _require_text(model, "model")
+    messages = to_messages(prompt)
+    plain = isinstance(prompt, str) and not options
+    if functions == "legacy":
+        if plain:
+            return Statement("SELECT SNOWFLAKE.CORTEX.COMPLETE(?, ?)", (model, prompt), "complete")  # type: ignore[arg-type]
+        return Statement(
+            "SELECT SNOWFLAKE.CORTEX.COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))",
+            (model, _dump([m.model_dump() for m in messages]), _dump(dict(options or {}))),
+            "complete",
+        )
+    text = _single_prompt(messages)
+    params = dict(options or {})
+    response_format = params.pop("response_format", None)
+    sql = "SELECT AI_COMPLETE(model => ?, prompt => ?"
+    values: list[Param] = [model, text]
+    if params or response_format is not None:
+        sql += ", model_parameters => PARSE_JSON(?)"
+        values.append(_dump(params))
+    if response_format is not None:
+        sql += ", response_format => PARSE_JSON(?)"
+        values.append(_dump(response_format))
+    if not plain:
+        sql += ", show_details => TRUE"
+    sql += ", return_error_details => TRUE)"
+    return Statement(sql, tuple(values), "ai_complete")
+
+
+def count_tokens_sql(model: str, text: str, *, functions: Generation = "legacy") -> Statement:
+    """COUNT_TOKENS(model, text) or AI_COUNT_TOKENS('ai_complete', model, text)."""
+    _require_text(model, "model")
+    if not isinstance(text, str):
+        raise ConfigurationError(f"text must be a string, not {type(text).__name__}")
+    if functions == "legacy":
+        return Statement(
+            "SELECT SNOWFLAKE.CORTEX.COUNT_TOKENS(?, ?)", (model, text), "count_tokens"
+        )
+    return Statement(
+        "SELECT AI_COUNT_TOKENS('ai_complete', ?, ?)", (model, text), "ai_count_tokens"
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def to_messages(prompt: PromptInput) -> list[Message]:
+    """Normalise a prompt, a message, or a list of messages/dicts into messages."""
+    if isinstance(prompt, str):
+        return [Message.user(prompt)]
+    if isinstance(prompt, Message):
+        return [prompt]
+    if isinstance(prompt, Mapping):
+        return [Message.model_validate(prompt)]
+    if isinstance(prompt, Sequence):
+        messages = [m if isinstance(m, Message) else Message.model_validate(m) for m in prompt]
+        if not messages:
+            raise ConfigurationError("the conversation is empty: give at least one user message")
+        if any(m.role == "system" for m in messages[1:]):
+            raise ConfigurationError("a system message may only come first in the conversation")
+        return messages
+    raise ConfigurationError(
+        f"prompt must be a string or a list of messages, not {type(prompt).__name__}"
+    )
+
+
+def _single_prompt(messages: list[Message]) -> str:
+    if len(messages) == 1 and messages[0].role == "user":
+        return messages[0].content
+    raise ConfigurationError(
+        "AI_COMPLETE has no documented conversation form; pass one prompt string",
+        hint="Use Cortex(..., functions='legacy') for system/assistant messages.",
+    )
+
+
+def _require_text(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise ConfigurationError(f"{what} must be a non-empty string, not {value!r}")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
