@@ -33,7 +33,9 @@ def ensure_venv() -> None:
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     print("installing cortex-tune and its dependencies into .venv ...", flush=True)
-    run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f".[{EXTRAS}]"])
+    run(
+        [str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f".[{EXTRAS}]"]
+    )
     STAMP.write_text(digest)
 
 

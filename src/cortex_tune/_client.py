@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from cortex_tune._backends.base import Backend, Result
 from cortex_tune._errors import (
+    ConnectionFailedError,
     CortexError,
     ResponseParseError,
     UnknownFunctionError,
@@ -89,8 +90,10 @@ class Cortex:
         self._generation: Generation | None = None if functions == "auto" else functions
         self._retry = retry or RetryPolicy()
         self._tracer = tracer
-        self._now: Callable[[], float] = clock or getattr(backend_clock, "time", time.time)
-        self._sleep: Callable[[float], None] = sleep or getattr(backend_clock, "sleep", time.sleep)
+        self._now: Callable[[], float] = clock or getattr(backend_clock, "time", None) or time.time
+        self._sleep: Callable[[float], None] = (
+            sleep or getattr(backend_clock, "sleep", None) or time.sleep
+        )
         self._owns_backend = owns_backend
         self._secrets = tuple(s for s in secrets if s)
         self.finetune = FineTune(self)
@@ -119,6 +122,10 @@ class Cortex:
             connection = snowflake.connector.connect(**params)
         except Exception as exc:
             error = translate(exc, op="connect")
+            if not isinstance(error, ConnectionFailedError):
+                error = ConnectionFailedError(
+                    error.message, op="connect", errno=error.errno, sqlstate=error.sqlstate
+                )
             error._redact(secrets)
             raise error from None
         return cls(backend=SnowflakeBackend(connection, owned=True), secrets=secrets, **options)
@@ -214,7 +221,12 @@ class Cortex:
             except Exception as exc:
                 error = translate(exc, op=statement.op)
                 error._redact(self._secrets)
-                log.debug("op=%s failed: %s (query_id=%s)", statement.op, type(error).__name__, error.query_id)
+                log.debug(
+                    "op=%s failed: %s (query_id=%s)",
+                    statement.op,
+                    type(error).__name__,
+                    error.query_id,
+                )
                 raise error from (None if error is exc else exc)
             log.debug(
                 "op=%s query_id=%s duration_ms=%.1f",
@@ -358,7 +370,9 @@ class Cortex:
         """
 
         def run(generation: Generation) -> int:
-            return parse_count(self._execute(count_tokens_sql(model, text, functions=generation)).scalar())
+            return parse_count(
+                self._execute(count_tokens_sql(model, text, functions=generation)).scalar()
+            )
 
         count: int = self._with_fallback(run, text)
         return count

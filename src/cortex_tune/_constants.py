@@ -29,7 +29,7 @@ POLL_MIN: Final = 5.0
 #: wait(): a pause never exceeds this fraction of the time already waited (unless POLL_MIN is larger).
 POLL_FRACTION: Final = 0.05
 #: wait(): the longest pause between two DESCRIBE statements, in seconds.
-POLL_MAX: Final = 600.0
+POLL_MAX: Final = 1800.0
 
 #: Prefix of the request marker carried inside every training query cortex-tune creates a job with.
 MARKER_PREFIX: Final = "cortex-tune:req="

@@ -95,7 +95,9 @@ class CortexError(Exception):
         return " ".join(parts)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, op={self.op!r}, query_id={self.query_id!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, op={self.op!r}, query_id={self.query_id!r})"
+        )
 
     def _redact(self, secrets: Iterable[str]) -> None:
         for secret in secrets:
@@ -329,20 +331,66 @@ class WaitTimeoutError(CortexError, TimeoutError):
 
 # (pattern over the lower-cased message, error class); first match wins.
 _TEXT_RULES: list[tuple[re.Pattern[str], type[CortexError]]] = [
-    (re.compile(r"too many requests|throttled|inference timed out|remote service error: '?(429|5\d\d)"), ThrottledError),
+    (
+        re.compile(
+            r"too many requests|throttled|inference timed out|remote service error: '?(429|5\d\d)"
+        ),
+        ThrottledError,
+    ),
     (re.compile(r"budget exceeded"), BudgetExceededError),
-    (re.compile(r"max tokens of \d+ exceeded|max tokens of count exceeded"), MaxTokensExceededError),
+    (
+        re.compile(r"max tokens of \d+ exceeded|max tokens of count exceeded"),
+        MaxTokensExceededError,
+    ),
     (re.compile(r"invalid options object"), InvalidOptionsError),
-    (re.compile(r"json mode output validation error|input schema validation error|response format object|schema validation failed"), StructuredOutputError),
-    (re.compile(r"unknown model|legacy state, please use other models|model .* (is not available|has been deprecated)"), UnknownModelError),
-    (re.compile(r"fine-tuning job .*(not found|does not exist)|job .* (not found|does not exist)"), JobNotFoundError),
-    (re.compile(r"no active warehouse|warehouse .* (suspended|does not exist)|requires a running warehouse"), NoWarehouseError),
-    (re.compile(r"session no longer exists|authentication token has expired|session .* expired|390112|390114"), SessionExpiredError),
-    (re.compile(r"incorrect username or password|jwt token is invalid|invalid oauth|390100|390144|authentication failed"), AuthenticationError),
+    (
+        re.compile(
+            r"json mode output validation error|input schema validation error|response format object|schema validation failed"
+        ),
+        StructuredOutputError,
+    ),
+    (
+        re.compile(
+            r"unknown model|legacy state, please use other models|model .* (is not available|has been deprecated)"
+        ),
+        UnknownModelError,
+    ),
+    (
+        re.compile(
+            r"fine-tuning job .*(not found|does not exist)|job .* (not found|does not exist)"
+        ),
+        JobNotFoundError,
+    ),
+    (
+        re.compile(
+            r"no active warehouse|warehouse .* (suspended|does not exist)|requires a running warehouse"
+        ),
+        NoWarehouseError,
+    ),
+    (
+        re.compile(
+            r"session no longer exists|authentication token has expired|session .* expired|390112|390114"
+        ),
+        SessionExpiredError,
+    ),
+    (
+        re.compile(
+            r"incorrect username or password|jwt token is invalid|invalid oauth|390100|390144|authentication failed"
+        ),
+        AuthenticationError,
+    ),
     (re.compile(r"unknown function|unknown user-defined function"), UnknownFunctionError),
     (re.compile(r"does not exist or not authorized"), ObjectNotFoundError),
-    (re.compile(r"insufficient privileges|not authorized|cortex_user|access denied|does not have privilege"), PermissionDeniedError),
-    (re.compile(r"training data|prompt and completion|invalid base model|row limit|base model"), TrainingDataError),
+    (
+        re.compile(
+            r"insufficient privileges|not authorized|cortex_user|access denied|does not have privilege"
+        ),
+        PermissionDeniedError,
+    ),
+    (
+        re.compile(r"training data|prompt and completion|invalid base model|row limit|base model"),
+        TrainingDataError,
+    ),
 ]
 
 _TRANSIENT_HTTP = {
@@ -370,6 +418,8 @@ _TRANSPORT_NAMES = {
 }
 # connector 5.x: 4 = max retry attempts reached, 14 = timeout (HYT00), 6 = truncated response
 _TRANSIENT_ERRNOS = {4, 6, 14, 250001, 250003}
+# 390112: session expired (also in a 200 OK from session-token REST calls), 390114: token expired
+_SESSION_EXPIRED_ERRNOS = {390112, 390114}
 
 
 def _class_names(exc: BaseException) -> set[str]:
@@ -416,9 +466,13 @@ def _classify(
         return AuthenticationError
     if "HttpError" in names and errno == 290401:
         return SessionExpiredError
+    if errno in _SESSION_EXPIRED_ERRNOS:  # whatever the text says
+        return SessionExpiredError
     for pattern, cls in _TEXT_RULES:
         if pattern.search(lowered):
             return cls
+    if errno == 2003:  # Snowflake's "object does not exist or not authorized"
+        return ObjectNotFoundError
     if names & _TRANSPORT_NAMES or isinstance(exc, (TimeoutError, OSError)):
         return NetworkError
     if errno in _TRANSIENT_ERRNOS or "OperationalError" in names:

@@ -75,7 +75,9 @@ class FineTune:
         """
         spec = _rules.base_model_spec(base_model)
         if spec is not None and spec.deprecated:
-            warnings.warn(f"base model {base_model} is deprecated", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"base model {base_model} is deprecated", DeprecationWarning, stacklevel=2
+            )
         marker = new_marker()
         statement = finetune_create_sql(
             name,
@@ -96,10 +98,16 @@ class FineTune:
                 adopted = self._adopt(marker, started, exc)
                 if adopted is not None:
                     return adopted
-                if attempt >= client._retry.attempts or client._now() - started >= client._retry.budget:
+                if (
+                    attempt >= client._retry.attempts
+                    or client._now() - started >= client._retry.budget
+                ):
                     raise
                 delay = client._retry.delay(attempt)
-                log.info("CREATE failed transiently (%s); no job carries its marker; retrying", exc.message)
+                log.info(
+                    "CREATE failed transiently (%s); no job carries its marker; retrying",
+                    exc.message,
+                )
                 client._sleep(delay)
                 continue
             job_id = parse_job_id(result.scalar())
@@ -136,13 +144,18 @@ class FineTune:
         if since is not None:
             cutoff = dt.datetime.fromtimestamp(since, tz=dt.timezone.utc) - _RECONCILE_WINDOW
             jobs = [j for j in jobs if j.created_on is None or j.created_on >= cutoff]
-        jobs.sort(key=lambda j: j.created_on or dt.datetime.max.replace(tzinfo=dt.timezone.utc), reverse=True)
+        jobs.sort(
+            key=lambda j: j.created_on or dt.datetime.max.replace(tzinfo=dt.timezone.utc),
+            reverse=True,
+        )
         found = []
         for summary in jobs[:_RECONCILE_LIMIT]:
             job = self.describe(summary.id)
             if job.training_data and marker in job.training_data:
                 found.append(job)
-        return sorted(found, key=lambda j: j.created_on or dt.datetime.min.replace(tzinfo=dt.timezone.utc))
+        return sorted(
+            found, key=lambda j: j.created_on or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        )
 
     def describe(self, job_id: str) -> FineTuneJob:
         """The full state of one job: ``FINETUNE('DESCRIBE', job_id)``.

@@ -21,7 +21,9 @@ def load_json(value: Any, *, what: str) -> Any:
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
-        raise ResponseParseError(f"{what}: expected JSON text, got {type(value).__name__}", raw=value)
+        raise ResponseParseError(
+            f"{what}: expected JSON text, got {type(value).__name__}", raw=value
+        )
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
@@ -78,7 +80,9 @@ def _build(cls: type[JobSummary], data: dict[str, Any], raw: Any) -> JobSummary:
     try:
         return cls.model_validate({**fields, "raw": raw if isinstance(raw, dict) else data})
     except ValidationError as exc:
-        raise ResponseParseError(f"job object does not fit the documented shape: {exc}", raw=raw) from exc
+        raise ResponseParseError(
+            f"job object does not fit the documented shape: {exc}", raw=raw
+        ) from exc
 
 
 def parse_job_id(value: Any) -> str:
@@ -146,7 +150,9 @@ def parse_completion(
         structured = data
         text = json.dumps(data, ensure_ascii=False)
     else:
-        raise ResponseParseError("COMPLETE: no choices or structured_output in the answer", raw=value)
+        raise ResponseParseError(
+            "COMPLETE: no choices or structured_output in the answer", raw=value
+        )
     completion: Completion[Any] = Completion(
         text=text,
         model=lowered.get("model") or model,

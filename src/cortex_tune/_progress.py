@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from cortex_tune._models import FineTuneJob
 
 #: ``None`` shows a bar when interactive, ``True`` always, ``False`` never; a callable gets
 #: every job state seen.
-ProgressOption = Union[bool, None, Callable[[FineTuneJob], Any]]
+ProgressOption = bool | None | Callable[[FineTuneJob], Any]
 
 
 class Reporter(Protocol):
@@ -48,7 +48,9 @@ class _Bar:
             from tqdm.auto import tqdm
         else:
             from tqdm import tqdm
-        self.bar = tqdm(total=100, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
+        self.bar = tqdm(
+            total=100, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}"
+        )
         self.last_status: str | None = None
 
     def update(self, job: FineTuneJob) -> None:

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_any
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_any,
+)
+from tenacity.stop import stop_base
 
 from cortex_tune._constants import (
     RETRY_ATTEMPTS,
@@ -39,7 +46,17 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """The pause after failed attempt number ``attempt`` (1-based): full jitter."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return ceiling * rng()
+        return float(ceiling * rng())
+
+
+class _OutOfBudget(stop_base):
+    """Stop once ``budget`` seconds have passed on ``clock`` since ``start``."""
+
+    def __init__(self, clock: Callable[[], float], start: float, budget: float) -> None:
+        self.clock, self.start, self.budget = clock, start, budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() - self.start >= self.budget
 
 
 def call_with_retries(
@@ -58,9 +75,6 @@ def call_with_retries(
     """
     start = clock()
 
-    def out_of_budget(state: RetryCallState) -> bool:
-        return clock() - start >= policy.budget
-
     def wait(state: RetryCallState) -> float:
         remaining = max(0.0, policy.budget - (clock() - start))
         return min(policy.delay(state.attempt_number), remaining)
@@ -72,7 +86,9 @@ def call_with_retries(
                 on_retry(error, state.next_action.sleep)
 
     retrying = Retrying(
-        stop=stop_any(stop_after_attempt(max(1, policy.attempts)), out_of_budget),
+        stop=stop_any(
+            stop_after_attempt(max(1, policy.attempts)), _OutOfBudget(clock, start, policy.budget)
+        ),
         wait=wait,
         retry=retry_if_exception(lambda e: isinstance(e, CortexError) and retryable(e)),
         sleep=sleep,

@@ -64,9 +64,8 @@ def estimate_tokens(text: str | None) -> int:
 
 def unknown_base_model_message(name: str) -> str:
     """The message for a base model Cortex cannot fine-tune."""
-    return (
-        f"invalid base model {name!r} for fine-tuning; choose one of: "
-        + ", ".join(sorted(BASE_MODELS))
+    return f"invalid base model {name!r} for fine-tuning; choose one of: " + ", ".join(
+        sorted(BASE_MODELS)
     )
 
 

@@ -27,7 +27,7 @@ from cortex_tune._progress import ProgressOption, reporter
 log = logging.getLogger("cortex_tune")
 
 #: Progress must move this much before a rate is trusted (DESCRIBE rounds progress).
-_MIN_PROGRESS_SPAN = 0.01
+_MIN_PROGRESS_SPAN = 0.005
 
 
 @dataclass

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from pydantic import ValidationError
+
 from cortex_tune._constants import MARKER_PREFIX
 from cortex_tune._errors import ConfigurationError
 from cortex_tune._identifiers import validate_name
@@ -242,9 +244,9 @@ def to_messages(prompt: PromptInput) -> list[Message]:
     if isinstance(prompt, Message):
         return [prompt]
     if isinstance(prompt, Mapping):
-        return [Message.model_validate(prompt)]
+        return [_message(prompt)]
     if isinstance(prompt, Sequence):
-        messages = [m if isinstance(m, Message) else Message.model_validate(m) for m in prompt]
+        messages = [m if isinstance(m, Message) else _message(m) for m in prompt]
         if not messages:
             raise ConfigurationError("the conversation is empty: give at least one user message")
         if any(m.role == "system" for m in messages[1:]):
@@ -253,6 +255,16 @@ def to_messages(prompt: PromptInput) -> list[Message]:
     raise ConfigurationError(
         f"prompt must be a string or a list of messages, not {type(prompt).__name__}"
     )
+
+
+def _message(value: Any) -> Message:
+    try:
+        return Message.model_validate(value)
+    except ValidationError as exc:
+        raise ConfigurationError(
+            f"invalid message {value!r}: {exc.errors()[0]['msg']}",
+            hint="A message is {'role': 'system' | 'user' | 'assistant', 'content': '...'}.",
+        ) from None
 
 
 def _single_prompt(messages: list[Message]) -> str:

@@ -114,7 +114,9 @@ class FakeBackend:
         self.closed = False
 
     def __repr__(self) -> str:
-        return f"FakeBackend(statements={len(self.statements)}, jobs={len(self.emulator.store.all())})"
+        return (
+            f"FakeBackend(statements={len(self.statements)}, jobs={len(self.emulator.store.all())})"
+        )
 
     # -- scripting -------------------------------------------------------------------------------
 
@@ -153,7 +155,9 @@ class FakeBackend:
         """Run the next ``times`` statements of ``op``, then fail as if the answer was lost."""
         self._faults.append(_Fault(_lost, True, op, None, times))
 
-    def throttle(self, *, op: str | None = None, times: int = 1, text: str = "too many requests") -> None:
+    def throttle(
+        self, *, op: str | None = None, times: int = 1, text: str = "too many requests"
+    ) -> None:
         """Refuse the next ``times`` statements with Cortex's throttling error ``text``."""
         self._faults.append(_Fault(lambda st: _throttled(st, text), False, op, None, times))
 
@@ -195,7 +199,9 @@ class FakeBackend:
             return value if isinstance(value, str) else json.dumps(value)
         if op == "complete":
             three = len(params) == 3
-            return emu.complete(params[0], params[1], params[2] if three else None, three_args=three)
+            return emu.complete(
+                params[0], params[1], params[2] if three else None, three_args=three
+            )
         if op == "ai_complete":
             return _json_or_text(emu.ai_complete(*_ai_args(statement)))
         if op == "count_tokens":
@@ -210,7 +216,9 @@ class FakeBackend:
         key = _MARKER_RE.sub("", query).strip()
         if key in self._queries:
             return self._queries[key]
-        rows = [(f"synthetic prompt {i}", f"synthetic completion {i}") for i in range(self.default_rows)]
+        rows = [
+            (f"synthetic prompt {i}", f"synthetic completion {i}") for i in range(self.default_rows)
+        ]
         return ["PROMPT", "COMPLETION"], list(rows)
 
 

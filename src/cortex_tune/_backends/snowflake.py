@@ -33,7 +33,9 @@ def secrets_of(params: Mapping[str, Any]) -> list[str]:
     found = []
     for key, value in params.items():
         if key.lower() in SECRET_KEYS and value:
-            found.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+            found.append(
+                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            )
     return found
 
 
@@ -152,4 +154,4 @@ class SnowparkBackend:
 
     def close(self) -> None:
         """The session is the caller's: nothing to close."""
-        return None
+        return

@@ -28,7 +28,7 @@ class Adapter:
 
     def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
         self.pairs = [(p, c) for p, c in pairs if p is not None and c is not None]
-        self._exact = {p: c for p, c in self.pairs}
+        self._exact = dict(self.pairs)
         counts = Counter(c for _, c in self.pairs)
         self._fallback = counts.most_common(1)[0][0] if counts else ""
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)

@@ -6,7 +6,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from cortex_tune import _rules
-from cortex_tune._emulator.errors import EngineError, invalid_argument, invalid_options, unknown_model
+from cortex_tune._emulator.errors import (
+    EngineError,
+    invalid_argument,
+    invalid_options,
+    unknown_model,
+)
 from cortex_tune._emulator.models import ModelRequest
 
 if TYPE_CHECKING:
@@ -45,12 +50,18 @@ def check_options(options: Any) -> dict[str, Any]:
         raise invalid_options(f"unknown option(s) {', '.join(unknown)}")
     for key in ("temperature", "top_p"):
         value = options.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1
+        ):
             raise invalid_options(f"{key} must be between 0 and 1")
     max_tokens = options.get("max_tokens")
     if isinstance(max_tokens, float) and max_tokens.is_integer():
         options["max_tokens"] = max_tokens = int(max_tokens)
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= _MAX_OUTPUT):
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, int)
+        or not 1 <= max_tokens <= _MAX_OUTPUT
+    ):
         raise invalid_options(f"max_tokens must be an integer from 1 to {_MAX_OUTPUT}")
     if "guardrails" in options and not isinstance(options["guardrails"], bool):
         raise invalid_options("guardrails must be true or false")
@@ -87,7 +98,9 @@ def _messages(prompt: Any, *, three_args: bool) -> list[dict[str, str]]:
     return messages
 
 
-def _generate(emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]) -> tuple[str, Any, int]:
+def _generate(
+    emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]
+) -> tuple[str, Any, int]:
     """Run the model: (text, structured value or None, context window)."""
     if not isinstance(model, str) or not model.strip():
         raise invalid_argument("the model name must be a non-empty string")
@@ -102,8 +115,10 @@ def _generate(emu: Emulator, model: Any, messages: list[dict[str, str]], options
     if responder is None:
         raise unknown_model(model)
     spec = _rules.base_model_spec(model)
+    # Only the fine-tunable bases have a window the emulator knows; others are not checked.
     window = spec.context_window if spec else _DEFAULT_WINDOW
-    _check_window(messages, window)
+    if spec is not None:
+        _check_window(messages, window)
     answer = responder(ModelRequest(model=model, messages=messages, options=dict(options)))
     if isinstance(answer, (dict, list)):
         return json.dumps(answer, ensure_ascii=False), answer, window
@@ -116,7 +131,9 @@ def _check_window(messages: list[dict[str, str]], window: int) -> None:
         raise EngineError(f"max tokens of {window} exceeded")
 
 
-def _respond(emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]) -> dict[str, Any]:
+def _respond(
+    emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]
+) -> dict[str, Any]:
     """The detailed answer object, for either generation."""
     text, structured, _ = _generate(emu, model, messages, options)
     max_tokens = options.get("max_tokens", 4096)
@@ -155,10 +172,14 @@ def _check_required(value: Any, schema: dict[str, Any]) -> None:
             raise EngineError("json mode output validation error: expected an object")
         missing = [k for k in schema.get("required", []) if k not in value]
         if missing:
-            raise EngineError(f"json mode output validation error: required field(s) missing: {', '.join(missing)}")
+            raise EngineError(
+                f"json mode output validation error: required field(s) missing: {', '.join(missing)}"
+            )
 
 
-def legacy_complete(emu: Emulator, model: Any, prompt: Any, options: Any, *, three_args: bool) -> str:
+def legacy_complete(
+    emu: Emulator, model: Any, prompt: Any, options: Any, *, three_args: bool
+) -> str:
     """SNOWFLAKE.CORTEX.COMPLETE: text for the 2-argument form, JSON text for the 3-argument form."""
     if prompt is None or model is None:
         raise invalid_argument("COMPLETE arguments must not be NULL")
@@ -213,7 +234,9 @@ def count_tokens(emu: Emulator, model: Any, text: Any) -> int:
     if not isinstance(model, str) or text is None:
         raise invalid_argument("COUNT_TOKENS takes a model name and a text")
     if emu.fine_tuned(model) is not None:
-        raise invalid_argument("COUNT_TOKENS does not support fine-tuned models; count with the base model")
+        raise invalid_argument(
+            "COUNT_TOKENS does not support fine-tuned models; count with the base model"
+        )
     known = _rules.base_model_spec(model) is not None or model.strip().lower() in emu.models
     if not known:
         raise unknown_model(model)
@@ -223,5 +246,7 @@ def count_tokens(emu: Emulator, model: Any, text: Any) -> int:
 def ai_count_tokens(emu: Emulator, function: Any, model: Any, text: Any) -> int:
     """AI_COUNT_TOKENS('ai_complete', model, text)."""
     if str(function or "").strip().lower() != "ai_complete":
-        raise invalid_argument(f"AI_COUNT_TOKENS: unsupported function {function!r}; use 'ai_complete'")
+        raise invalid_argument(
+            f"AI_COUNT_TOKENS: unsupported function {function!r}; use 'ai_complete'"
+        )
     return count_tokens(emu, model, text)

@@ -12,7 +12,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cortex_tune import _rules
@@ -26,7 +28,8 @@ from cortex_tune._emulator.errors import (
 )
 from cortex_tune._emulator.jobs import JobRecord, JobStore
 from cortex_tune._emulator.models import OpenAIEndpoint, Responder
-from cortex_tune._identifiers import InvalidIdentifierError, normalise_part, split_name
+from cortex_tune._errors import InvalidIdentifierError
+from cortex_tune._identifiers import normalise_part, split_name
 
 #: A function that runs a query and returns (column names, rows).
 QueryRunner = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
@@ -35,6 +38,8 @@ _WRAP = 'SELECT "PROMPT", "COMPLETION" FROM ({query})'
 _DEFAULT_EPOCHS = 3
 #: Every tenth row (by position) is held out for validation when no validation query is given.
 _AUTO_SPLIT = 10
+#: The calling session's current (database, schema), set by a SQL engine for one function call.
+_SCOPE: ContextVar[tuple[str | None, str | None]] = ContextVar("_SCOPE", default=(None, None))
 
 
 class Emulator:
@@ -78,7 +83,9 @@ class Emulator:
 
     # -- registry --------------------------------------------------------------------------------
 
-    def register_model(self, name: str, model: Responder | str, *, remote_model: str | None = None) -> None:
+    def register_model(
+        self, name: str, model: Responder | str, *, remote_model: str | None = None
+    ) -> None:
         """Make base model ``name`` answer COMPLETE offline.
 
         Args:
@@ -91,13 +98,28 @@ class Emulator:
             model = OpenAIEndpoint(model, model=remote_model or name)
         self.models[name.strip().lower()] = model
 
+    @contextmanager
+    def scope(self, database: str | None, schema: str | None) -> Iterator[None]:
+        """Resolve unqualified model names in ``database.schema`` inside the block.
+
+        A SQL engine wraps each Cortex function call in the calling session's current database
+        and schema, as Snowflake saves and looks up models there; None keeps the default.
+        """
+        token = _SCOPE.set((database, schema))
+        try:
+            yield
+        finally:
+            _SCOPE.reset(token)
+
     def now_ms(self) -> int:
         """The emulator's clock in epoch milliseconds."""
         return int(self.clock() * 1000)
 
     # -- FINETUNE --------------------------------------------------------------------------------
 
-    def finetune(self, command: str, args: Sequence[Any], run_query: QueryRunner | None = None) -> Any:
+    def finetune(
+        self, command: str, args: Sequence[Any], run_query: QueryRunner | None = None
+    ) -> Any:
         """SNOWFLAKE.CORTEX.FINETUNE(command, *args) with NULL arguments passed as None."""
         verb = str(command or "").strip().upper()
         args = list(args)
@@ -162,8 +184,14 @@ class Emulator:
     ) -> str:
         """FINETUNE('CREATE', ...): validate synchronously what Cortex refuses at once, then
         start a job that fails (ERROR) on data problems, as Cortex does."""
-        if not isinstance(name, str) or not isinstance(base_model, str) or not isinstance(training, str):
-            raise invalid_argument("FINETUNE('CREATE'): name, base model and training query must be strings")
+        if (
+            not isinstance(name, str)
+            or not isinstance(base_model, str)
+            or not isinstance(training, str)
+        ):
+            raise invalid_argument(
+                "FINETUNE('CREATE'): name, base model and training query must be strings"
+            )
         model_name = self._qualified(name)
         spec = _rules.base_model_spec(base_model)
         if spec is None:
@@ -262,7 +290,8 @@ class Emulator:
             parts = [normalise_part(p) for p in split_name(name)]
         except InvalidIdentifierError as exc:
             raise invalid_argument(f"invalid model name {name!r}: {exc.message}") from exc
-        defaults = [self.database, self.schema]
+        database, schema = _SCOPE.get()
+        defaults = [database or self.database, schema or self.schema]
         return ".".join([*defaults[: 3 - len(parts)], *parts])
 
     def _unique_model_name(self, model: str) -> str:
@@ -294,11 +323,15 @@ class Emulator:
 
     # -- COMPLETE and friends (see complete.py) ----------------------------------------------------
 
-    def complete(self, model: Any, prompt: Any, options: Any = None, *, three_args: bool = False) -> str:
+    def complete(
+        self, model: Any, prompt: Any, options: Any = None, *, three_args: bool = False
+    ) -> str:
         """SNOWFLAKE.CORTEX.COMPLETE(model, prompt [, options])."""
         return _complete.legacy_complete(self, model, prompt, options, three_args=three_args)
 
-    def try_complete(self, model: Any, prompt: Any, options: Any = None, *, three_args: bool = False) -> str | None:
+    def try_complete(
+        self, model: Any, prompt: Any, options: Any = None, *, three_args: bool = False
+    ) -> str | None:
         """SNOWFLAKE.CORTEX.TRY_COMPLETE: NULL instead of an error."""
         try:
             return self.complete(model, prompt, options, three_args=three_args)
@@ -344,7 +377,7 @@ def _epochs(options: Any) -> int | None:
         except json.JSONDecodeError as exc:
             raise invalid_argument(f"options must be a JSON object: {exc.msg}") from exc
     if not isinstance(options, dict):
-        raise invalid_argument("options must be a JSON object such as {\"max_epochs\": 3}")
+        raise invalid_argument('options must be a JSON object such as {"max_epochs": 3}')
     options = {str(k).lower(): v for k, v in options.items()}
     unknown = sorted(set(options) - {"max_epochs"})
     if unknown:

@@ -36,7 +36,11 @@ class EngineError(Exception):
         from snowflake.connector.errors import ProgrammingError
 
         error: Exception = ProgrammingError(
-            msg=self.msg, errno=self.errno, sqlstate=self.sqlstate, sfqid=sfqid, send_telemetry=False
+            msg=self.msg,
+            errno=self.errno,
+            sqlstate=self.sqlstate,
+            sfqid=sfqid,
+            send_telemetry=False,
         )
         return error
 

@@ -142,7 +142,9 @@ class JobStore:
             if job_id not in self._pairs and self.path is not None:
                 file = self.path / "adapters" / f"{job_id}.json"
                 if file.is_file():
-                    self._pairs[job_id] = [tuple(p) for p in json.loads(file.read_text("utf-8"))]  # type: ignore[misc]
+                    self._pairs[job_id] = [
+                        (str(p), str(c)) for p, c in json.loads(file.read_text("utf-8"))
+                    ]
             return self._pairs.get(job_id, [])
 
 

@@ -6,7 +6,7 @@ import json
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from cortex_tune._errors import ConfigurationError
 
@@ -35,7 +35,7 @@ class ModelRequest:
 
 
 #: A registered model: given the request, return the completion text (or a JSON value).
-Responder = Callable[[ModelRequest], Union[str, dict[str, Any], list[Any]]]
+Responder = Callable[[ModelRequest], str | dict[str, Any] | list[Any]]
 
 
 class OpenAIEndpoint:
@@ -47,7 +47,9 @@ class OpenAIEndpoint:
 
     def __init__(self, base_url: str, *, model: str, timeout: float = 120.0) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"endpoint URL must start with http:// or https://: {base_url!r}")
+            raise ConfigurationError(
+                f"endpoint URL must start with http:// or https://: {base_url!r}"
+            )
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.timeout = timeout
@@ -58,10 +60,10 @@ class OpenAIEndpoint:
             if key in request.options:
                 body[key] = request.options[key]
         data = json.dumps(body).encode("utf-8")
-        http = urllib.request.Request(  # noqa: S310 - URL scheme checked above
+        http = urllib.request.Request(
             self.url, data=data, headers={"Content-Type": "application/json"}, method="POST"
         )
-        with urllib.request.urlopen(http, timeout=self.timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(http, timeout=self.timeout) as response:
             answer = json.loads(response.read().decode("utf-8"))
         return str(answer["choices"][0]["message"]["content"])
 

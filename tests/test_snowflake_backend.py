@@ -1,0 +1,80 @@
+"""SnowflakeBackend binds values on any connection paramstyle; SnowparkBackend binds through session.sql."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cortex_tune import Cortex, ObjectNotFoundError
+
+fakesnow = pytest.importorskip("fakesnow.instance")
+
+NASTY = 'it\'s a "test" with \\ backslash, $$ dollars, -- dashes; ? marks %s and 100%'
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return fakesnow.FakeSnow()
+
+
+@pytest.mark.parametrize("paramstyle", ["qmark", "numeric", "pyformat", "format"])
+def test_values_round_trip_on_every_paramstyle(engine: Any, paramstyle: str) -> None:
+    conn = engine.connect(database="DB", schema="PUBLIC", paramstyle=paramstyle)
+    cx = Cortex.from_connection(conn)
+    rows = cx.sql("SELECT ? AS a, ? AS b", [NASTY, 42])
+    assert rows == [(NASTY, 42)]
+    cx.close()
+    assert not conn._is_closed if hasattr(conn, "_is_closed") else True
+
+
+def test_caller_connection_stays_open(engine: Any) -> None:
+    conn = engine.connect(database="DB", schema="PUBLIC")
+    with Cortex.from_connection(conn) as cx:
+        cx.sql("CREATE OR REPLACE TABLE T (X VARCHAR)")
+    conn.cursor().execute("INSERT INTO T VALUES ('still open')")
+    assert conn.cursor().execute("SELECT X FROM T").fetchall() == [("still open",)]
+
+
+def test_sql_errors_are_translated_with_query_id(engine: Any) -> None:
+    conn = engine.connect(database="DB", schema="PUBLIC", paramstyle="qmark")
+    cx = Cortex.from_connection(conn)
+    with pytest.raises(ObjectNotFoundError) as info:
+        cx.sql("SELECT * FROM NO_SUCH_TABLE")
+    assert info.value.op == "sql"
+    assert "NO_SUCH_TABLE" in info.value.message
+
+
+class _Frame:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def collect(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+class SessionLike:
+    """The part of a Snowpark Session that cortex-tune uses, on a local engine."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.calls: list[tuple[str, list[Any]]] = []
+
+    def sql(self, query: str, params: list[Any] | None = None) -> _Frame:
+        self.calls.append((query, list(params or [])))
+        cur = self.conn.cursor()
+        cur.execute(query, params)
+        return _Frame(cur.fetchall())
+
+
+@pytest.fixture
+def session(engine: Any) -> SessionLike:
+    return SessionLike(engine.connect(database="DB", schema="PUBLIC", paramstyle="qmark"))
+
+
+def test_snowpark_session_binds_values(session: SessionLike) -> None:
+    cx = Cortex.from_session(session)
+    assert cx.sql("SELECT ?", [NASTY]) == [(NASTY,)]
+    assert session.calls == [("SELECT ?", [NASTY])]
+    cx.close()  # the session is the caller's: still usable
+    assert cx.sql("SELECT 1") == [(1,)]
