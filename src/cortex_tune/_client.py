@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, overload
 from pydantic import BaseModel
 
 from cortex_tune._backends.base import Backend, Result
+from cortex_tune._constants import POLL_MIN
 from cortex_tune._errors import (
     ConnectionFailedError,
     CortexError,
@@ -35,6 +36,9 @@ from cortex_tune.sql import (
 )
 
 log = logging.getLogger("cortex_tune")
+
+#: The emulator's jobs last seconds: poll it every quarter second.
+LOCAL_POLL_MIN = 0.25
 
 Functions = Literal["auto", "ai", "legacy"]
 Tracer = Callable[[str, tuple[Any, ...]], None]
@@ -68,6 +72,9 @@ class Cortex:
             one, as FakeBackend does, else ``time.time``).
         sleep: How to pause (defaults likewise to the backend's clock, else ``time.sleep``).
         owns_backend: Whether closing the client closes the backend.
+        poll_min: The shortest pause between two DESCRIBE statements in ``wait()``, seconds
+            (the emulator's jobs take seconds, so ``Cortex.local`` polls faster).
+        secrets: Values to redact from every error message (``connect`` fills it in).
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class Cortex:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         owns_backend: bool = True,
+        poll_min: float = POLL_MIN,
         secrets: Sequence[str] = (),
     ) -> None:
         if functions not in ("auto", "ai", "legacy"):
@@ -95,6 +103,7 @@ class Cortex:
             sleep or getattr(backend_clock, "sleep", None) or time.sleep
         )
         self._owns_backend = owns_backend
+        self._poll_min = poll_min
         self._secrets = tuple(s for s in secrets if s)
         self.finetune = FineTune(self)
         """Fine-tuning jobs: create, list, describe, cancel, wait."""
@@ -156,6 +165,7 @@ class Cortex:
         from cortex_tune._backends.local import LocalBackend
 
         client_options = _pop_client_options(options)
+        client_options.setdefault("poll_min", LOCAL_POLL_MIN)
         return cls(backend=LocalBackend(path, **options), **client_options)
 
     def with_options(
@@ -177,6 +187,7 @@ class Cortex:
             clock=self._now,
             sleep=self._sleep,
             owns_backend=False,
+            poll_min=self._poll_min,
             secrets=self._secrets,
         )
 
@@ -404,3 +415,4 @@ class _ClientOptions:
     functions: Functions = "auto"
     retry: RetryPolicy | None = None
     tracer: Tracer | None = None
+    poll_min: float = POLL_MIN

@@ -217,7 +217,7 @@ class FineTune:
             clock=self._client._now,
             sleep=self._client._sleep,
             timeout=timeout,
-            schedule=PollSchedule(fixed=poll),
+            schedule=PollSchedule(fixed=poll, min_interval=self._client._poll_min),
             raise_on_error=raise_on_error,
             progress=progress,
         )
