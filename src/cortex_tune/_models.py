@@ -58,11 +58,15 @@ def _epoch_to_datetime(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    number = float(value)
-    # Anything past the year 5138 in seconds is surely milliseconds.
-    if abs(number) > 1e11:
-        number /= 1000.0
-    return dt.datetime.fromtimestamp(number, tz=dt.timezone.utc)
+    # ValueError (not TypeError/OverflowError) so that pydantic reports a validation error.
+    try:
+        number = float(value)
+        # Anything past the year 5138 in seconds is surely milliseconds.
+        if abs(number) > 1e11:
+            number /= 1000.0
+        return dt.datetime.fromtimestamp(number, tz=dt.timezone.utc)
+    except (TypeError, OverflowError, OSError) as exc:
+        raise ValueError(f"not an epoch timestamp: {value!r}") from exc
 
 
 class JobError(_Model):

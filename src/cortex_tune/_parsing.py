@@ -75,6 +75,8 @@ def _build(cls: type[JobSummary], data: dict[str, Any], raw: Any) -> JobSummary:
             fields[key] = (
                 {"message": fields[key]} if key == "error" else load_json(fields[key], what=key)
             )
+        if isinstance(fields.get(key), dict):  # keys arrive upper-cased from object literals
+            fields[key] = {str(k).lower(): v for k, v in fields[key].items()}
     if fields.get("progress") is None:
         fields.pop("progress", None)
     try:
@@ -153,14 +155,18 @@ def parse_completion(
         raise ResponseParseError(
             "COMPLETE: no choices or structured_output in the answer", raw=value
         )
-    completion: Completion[Any] = Completion(
-        text=text,
-        model=lowered.get("model") or model,
-        created=lowered.get("created"),
-        usage=parse_usage(lowered.get("usage")),
-        structured=structured,
-        raw=value,
-    )
+    usage = parse_usage(lowered.get("usage"))
+    try:
+        completion: Completion[Any] = Completion(
+            text=text,
+            model=lowered.get("model") or model,
+            created=lowered.get("created"),
+            usage=usage,
+            structured=structured,
+            raw=value,
+        )
+    except ValidationError as exc:
+        raise ResponseParseError(f"COMPLETE answer does not fit: {exc}", raw=value) from exc
     return _with_parsed(completion, response_format)
 
 

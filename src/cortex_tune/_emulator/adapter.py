@@ -49,7 +49,7 @@ class Adapter:
         n = max(len(docs), 1)
         self._idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
         centroids: dict[str, Counter[str]] = defaultdict(Counter)
-        for doc, (_, completion) in zip(docs, self.pairs):
+        for doc, (_, completion) in zip(docs, self.pairs, strict=True):
             weights = {t: tf * self._idf[t] for t, tf in doc.items()}
             norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
             for t, w in weights.items():
