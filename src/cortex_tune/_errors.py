@@ -357,7 +357,7 @@ _TEXT_RULES: list[tuple[re.Pattern[str], type[CortexError]]] = [
     ),
     (
         re.compile(
-            r"fine-tuning job .*(not found|does not exist)|job .* (not found|does not exist)"
+            r"(fine-tuning job|job id|job '?(ft_|cortexfinetuningworkflow_))\S* (was )?(not found|does not exist)"
         ),
         JobNotFoundError,
     ),

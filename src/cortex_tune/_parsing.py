@@ -45,7 +45,7 @@ def parse_job(value: Any) -> FineTuneJob:
 
 def parse_jobs(value: Any) -> list[JobSummary]:
     """FINETUNE('SHOW') output to a list of :class:`JobSummary`."""
-    data = load_json(value, what="FINETUNE('SHOW')")
+    data = None if value is None else load_json(value, what="FINETUNE('SHOW')")
     if data is None:
         return []
     if not isinstance(data, list):

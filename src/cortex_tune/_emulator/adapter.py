@@ -48,7 +48,7 @@ class Adapter:
             df.update(doc.keys())
         n = max(len(docs), 1)
         self._idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
-        centroids: dict[str, Counter[str]] = defaultdict(Counter)
+        centroids: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for doc, (_, completion) in zip(docs, self.pairs, strict=True):
             weights = {t: tf * self._idf[t] for t, tf in doc.items()}
             norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
