@@ -6,12 +6,13 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel
 
 from cortex_tune._backends.base import Backend, Result
+from cortex_tune._client_batch import BatchMethods
 from cortex_tune._constants import POLL_MIN
 from cortex_tune._errors import (
     ConnectionFailedError,
@@ -45,7 +46,7 @@ Tracer = Callable[[str, tuple[Any, ...]], None]
 M = TypeVar("M", bound=BaseModel)
 
 
-class Cortex:
+class Cortex(BatchMethods):
     """A client for Snowflake Cortex fine-tuning and inference.
 
     Build one with :meth:`connect` (connections.toml / ``SNOWFLAKE_*``),
@@ -258,6 +259,33 @@ class Cortex:
                 "op=%s transient %s; retrying in %.1f s", statement.op, type(e).__name__, pause
             ),
         )
+
+    def _stream(self, statement: Statement, *, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        """Run ``statement`` and yield its rows as dicts, ``batch_size`` at a time.
+
+        Backends with a ``stream`` method fetch batch by batch (bounded memory); others
+        return all rows and are sliced.
+        """
+        if self._tracer is not None:
+            self._tracer(statement.sql, statement.params)
+        stream = getattr(self._backend, "stream", None)
+        try:
+            if stream is None:
+                result = self._backend.execute(statement)
+                batches: Iterator[tuple[list[str], list[tuple[Any, ...]]]] = (
+                    (result.columns, result.rows[i : i + batch_size])
+                    for i in range(0, len(result.rows), batch_size)
+                )
+            else:
+                batches = stream(statement, batch_size)
+            for columns, rows in batches:
+                yield [dict(zip(columns, row, strict=False)) for row in rows]
+        except CortexError:
+            raise
+        except Exception as exc:
+            error = translate(exc, op=statement.op)
+            error._redact(self._secrets)
+            raise error from exc
 
     def sql(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one SQL statement with ``?`` placeholders bound to ``params``; return its rows.

@@ -37,14 +37,20 @@ PromptInput: TypeAlias = "str | Message | Mapping[str, str] | Sequence[Message |
 
 __all__ = [
     "Statement",
+    "Template",
+    "complete_batch_sql",
     "complete_options",
     "complete_sql",
+    "complete_table_sql",
     "count_tokens_sql",
+    "create_results_table_sql",
     "finetune_cancel_sql",
     "finetune_create_sql",
     "finetune_describe_sql",
     "finetune_show_sql",
     "new_marker",
+    "read_table_sql",
+    "table_summary_sql",
     "training_query",
 ]
 
@@ -283,3 +289,14 @@ def _require_text(value: object, what: str) -> None:
 
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Set-based builders live in their own module; they are part of this public one.
+from cortex_tune._sql_batch import (  # noqa: E402
+    Template,
+    complete_batch_sql,
+    complete_table_sql,
+    create_results_table_sql,
+    read_table_sql,
+    table_summary_sql,
+)

@@ -119,7 +119,15 @@ def _generate(
     window = spec.context_window if spec else _DEFAULT_WINDOW
     if spec is not None:
         _check_window(messages, window)
-    answer = responder(ModelRequest(model=model, messages=messages, options=dict(options)))
+    try:
+        answer = responder(ModelRequest(model=model, messages=messages, options=dict(options)))
+    except EngineError:
+        raise
+    except Exception as exc:  # a stand-in model failing is Cortex's remote service failing
+        raise EngineError(
+            "Request failed for external function COMPLETE with remote service error: "
+            f"500 '{type(exc).__name__}: {exc}'"
+        ) from exc
     if isinstance(answer, (dict, list)):
         return json.dumps(answer, ensure_ascii=False), answer, window
     return str(answer), None, window

@@ -1,0 +1,151 @@
+"""The client's set-based methods: batches of prompts, tables, evaluation (mixed into Cortex)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from cortex_tune import _batch, _evaluate
+from cortex_tune._batch import BatchResult, TableRunSummary
+from cortex_tune._evaluate import Comparison, EvalReport, Metric
+from cortex_tune._sql_batch import Template
+from cortex_tune._training_data import TrainingData
+from cortex_tune.sql import PromptInput, complete_options
+
+if TYPE_CHECKING:
+    from cortex_tune._client import Cortex
+
+
+def _client(mixin: BatchMethods) -> Cortex:
+    return cast("Cortex", mixin)
+
+
+class BatchMethods:
+    """Inference at scale, pushed down to the warehouse."""
+
+    def complete_many(
+        self,
+        model: str,
+        prompts: Sequence[PromptInput],
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        guardrails: bool | None = None,
+        response_format: Any = None,
+        max_bytes: int = _batch.BATCH_BYTES,
+        max_rows: int = _batch.BATCH_ROWS,
+    ) -> list[BatchResult]:
+        """Complete many prompts, a handful of statements in all, results in input order.
+
+        The prompts travel as one bound JSON array per chunk (chunks bounded by ``max_bytes``
+        and ``max_rows``) and are flattened server-side, never one statement per prompt. A
+        failing row does not fail the batch: its :class:`BatchResult` carries the error
+        (TRY_COMPLETE, or AI_COMPLETE with ``return_error_details``).
+
+        Example:
+            >>> results = cx.complete_many("llama3.1-8b", ["Hi", "Bonjour"])  # doctest: +SKIP
+            >>> [r.text for r in results]  # doctest: +SKIP
+        """
+        options = complete_options(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            guardrails=guardrails,
+            response_format=response_format,
+        )
+        return _batch.complete_many(
+            _client(self),
+            model,
+            prompts,
+            options=options,
+            response_format=response_format,
+            max_bytes=max_bytes,
+            max_rows=max_rows,
+        )
+
+    def complete_table(
+        self,
+        model: str,
+        *,
+        source: str,
+        into: str,
+        key: str,
+        prompt: str | Template = "PROMPT",
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        guardrails: bool | None = None,
+        response_format: Any = None,
+        limit: int | None = None,
+        token_budget: int | None = None,
+        chunk_rows: int | None = None,
+        retry_failed: bool = False,
+    ) -> TableRunSummary:
+        """Answer every row of ``source`` in the warehouse into table ``into``.
+
+        Runs ``INSERT INTO into SELECT key, COMPLETE(...) FROM (source)``; the results table
+        (``key``, ``RESPONSE``, ``ERROR``, ``TOKENS``) is created if missing. Resumable: keys
+        already in ``into`` are skipped, so a re-run finishes what an interrupted run left
+        (``retry_failed=True`` answers failed rows again). ``limit`` caps the rows of this run;
+        ``token_budget`` stops cleanly after the chunk that reaches it (chunks of
+        ``chunk_rows``, 1,000 by default when a budget is set).
+
+        Args:
+            model: The model to answer with.
+            source: A table name or a query.
+            into: The results table.
+            key: The column identifying a row (unique, not NULL).
+            prompt: A column name, or a :class:`Template` built from columns.
+
+        Example:
+            >>> cx.complete_table("SUPPORT_MISTRAL_7B", source="EMAILS", into="REPLIES",
+            ...                   key="ID", prompt=Template("Reply to: {BODY}"))  # doctest: +SKIP
+        """
+        options = complete_options(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            guardrails=guardrails,
+            response_format=response_format,
+        )
+        return _batch.complete_table(
+            _client(self),
+            model,
+            source=source,
+            into=into,
+            key=key,
+            prompt=prompt,
+            options=options,
+            limit=limit,
+            token_budget=token_budget,
+            chunk_rows=chunk_rows,
+            retry_failed=retry_failed,
+        )
+
+    def read_table(
+        self, table: str, *, key: str | None = None, batch_size: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Stream a table's rows in batches of dicts, holding one batch in memory at a time."""
+        return _batch.read_table(_client(self), table, key=key, batch_size=batch_size)
+
+    def evaluate(
+        self, model: str, data: str | TrainingData, *, metric: Metric = "exact"
+    ) -> EvalReport:
+        """Answer ``data`` (a query or TrainingData with prompt and completion) and score it.
+
+        One statement answers every row and marks matches in SQL (``exact`` uses EQUAL_NULL,
+        as the guides' ACCURACY function; ``normalized`` trims and ignores case; ``json``
+        compares the expected JSON object field by field).
+        """
+        return _evaluate.evaluate(_client(self), model, data, metric=metric)
+
+    def compare(
+        self,
+        models: Sequence[str],
+        data: str | TrainingData,
+        *,
+        metric: Metric = "exact",
+    ) -> Comparison:
+        """Evaluate several models (base, fine-tuned, teacher) on the same data, side by side."""
+        return Comparison([self.evaluate(m, data, metric=metric) for m in models])
