@@ -21,7 +21,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".cortex-tune-installed"
-EXTRAS = "local,dev,pandas"
+EXTRAS = "local,dev,pandas,s3"
 
 
 def ensure_venv() -> None:

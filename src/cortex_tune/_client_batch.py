@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from cortex_tune import _batch, _evaluate
+from cortex_tune import _batch, _doctor, _evaluate
 from cortex_tune._batch import BatchResult, TableRunSummary
+from cortex_tune._doctor import DoctorReport
 from cortex_tune._evaluate import Comparison, EvalReport, Metric
 from cortex_tune._sql_batch import Template
 from cortex_tune._training_data import TrainingData
@@ -139,6 +140,14 @@ class BatchMethods:
         compares the expected JSON object field by field).
         """
         return _evaluate.evaluate(_client(self), model, data, metric=metric)
+
+    def doctor(self) -> DoctorReport:
+        """Check the connection is ready for Cortex: warehouse, roles, functions, a base model.
+
+        One line per check with a remedy for each failure; nothing raises. The base-model
+        check asks for one token of completion; nothing else is billed.
+        """
+        return _doctor.doctor(_client(self))
 
     def compare(
         self,

@@ -63,8 +63,6 @@ def _main(
     local: str = typer.Option(
         None,
         "--local",
-        is_flag=False,
-        flag_value=".cortex-local",
         help="Use the embedded emulator, keeping jobs under PATH (default .cortex-local).",
         metavar="[PATH]",
     ),
@@ -314,6 +312,19 @@ def sql(
 
 
 @app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check the connection is ready for Cortex, one line per check with a remedy."""
+    try:
+        with _client(ctx) as cx:
+            report = cx.doctor()
+    except Exception as exc:
+        _fail(ctx, exc)
+    _emit(ctx, report.to_dict(), str(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_CONNECTION if report.checks[0].state == "fail" else EXIT_ERROR)
+
+
+@app.command()
 def demo(
     path: str = typer.Option(None, help="Keep the emulator's jobs and data in this directory."),
     progress: bool = typer.Option(True, help="Show a progress bar while the job trains."),
@@ -330,6 +341,22 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
+def _expand_local(args: list[str]) -> list[str]:
+    """``--local`` right before a command (or last) means the default path, not a path
+    named like the command: ``cortex-tune --local jobs list``."""
+    commands = {
+        c.name or getattr(c.callback, "__name__", "").replace("_", "-")
+        for c in app.registered_commands
+    } | {"jobs"}
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg == "--local" and (
+            i + 1 == len(out) or out[i + 1] in commands or out[i + 1].startswith("-")
+        ):
+            out[i] = "--local=.cortex-local"
+    return out
+
+
+def main(args: list[str] | None = None) -> None:
     """Entry point of the ``cortex-tune`` script."""
-    app()
+    app(args=_expand_local(sys.argv[1:] if args is None else args), prog_name="cortex-tune")
