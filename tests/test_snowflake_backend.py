@@ -78,3 +78,11 @@ def test_snowpark_session_binds_values(session: SessionLike) -> None:
     assert session.calls == [("SELECT ?", [NASTY])]
     cx.close()  # the session is the caller's: still usable
     assert cx.sql("SELECT 1") == [(1,)]
+
+
+def test_read_table_streams_through_the_cursor(engine: Any) -> None:
+    conn = engine.connect(database="DB", schema="PUBLIC", paramstyle="qmark")
+    cx = Cortex.from_connection(conn)
+    cx.sql("CREATE OR REPLACE TABLE NUMS AS SELECT range AS N FROM range(7)")
+    batches = list(cx.read_table("NUMS", key="N", batch_size=3))
+    assert [[row["N"] for row in batch] for batch in batches] == [[0, 1, 2], [3, 4, 5], [6]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cortex_tune._backends.base import Result
@@ -113,6 +113,20 @@ class SnowflakeBackend:
             rows = [tuple(r) for r in cursor.fetchall()]
             columns = [d[0] for d in (cursor.description or [])]
             return Result(rows=rows, query_id=cursor.sfqid, columns=columns)
+        finally:
+            cursor.close()
+
+    def stream(
+        self, statement: Statement, batch_size: int
+    ) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+        """Run one statement and yield its rows ``batch_size`` at a time (bounded memory)."""
+        cursor = self.connection.cursor()
+        try:
+            sql, kwargs = self._adapt(statement.sql)
+            cursor.execute(sql, list(statement.params), **kwargs)
+            columns = [d[0] for d in (cursor.description or [])]
+            while rows := cursor.fetchmany(batch_size):
+                yield columns, [tuple(r) for r in rows]
         finally:
             cursor.close()
 
