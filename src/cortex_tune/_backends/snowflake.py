@@ -28,6 +28,10 @@ SECRET_KEYS = frozenset(
 )
 
 
+#: Statements the connector must not re-send on its own (they are not idempotent).
+NOT_RESENT = frozenset({"finetune.create"})
+
+
 def secrets_of(params: Mapping[str, Any]) -> list[str]:
     """The secret values among connection parameters (strings and bytes as text)."""
     found = []
@@ -93,11 +97,12 @@ class SnowflakeBackend:
         self.connection = connection
         self.owned = owned
         style = getattr(connection, "_paramstyle", None) or "qmark"
-        self._force_qmark = False
         self._style = style
-        if style in ("pyformat", "format"):
-            params = inspect.signature(connection.cursor().__class__.execute).parameters
-            self._force_qmark = "_force_qmark_paramstyle" in params
+        params = inspect.signature(connection.cursor().__class__.execute).parameters
+        self._force_qmark = style in ("pyformat", "format") and "_force_qmark_paramstyle" in params
+        # The connector re-sends a query whose answer it lost; for CREATE that can start a
+        # second paid job, so cortex-tune turns that off and reconciles by marker instead.
+        self._can_refuse_retry = "_no_retry" in params
 
     def __repr__(self) -> str:
         account = getattr(self.connection, "account", None)
@@ -109,6 +114,8 @@ class SnowflakeBackend:
         cursor = self.connection.cursor()
         try:
             sql, kwargs = self._adapt(statement.sql)
+            if statement.op in NOT_RESENT and self._can_refuse_retry:
+                kwargs["_no_retry"] = True
             cursor.execute(sql, list(statement.params), **kwargs)
             rows = [tuple(r) for r in cursor.fetchall()]
             columns = [d[0] for d in (cursor.description or [])]
