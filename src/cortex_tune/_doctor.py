@@ -187,7 +187,12 @@ def doctor(cx: Cortex) -> DoctorReport:
             checks.append(check(cx))
         except CortexError as exc:
             state: State = "fail" if name == "connection" else "unknown"
-            checks.append(Check(name, state, f"{type(exc).__name__}: {exc.message}", exc.hint))
+            first_line = exc.message.strip().splitlines()[0] if exc.message.strip() else ""
+            checks.append(
+                Check(
+                    name, state, f"could not check ({type(exc).__name__}: {first_line})", exc.hint
+                )
+            )
             if name == "connection":
                 break
     return DoctorReport(checks)

@@ -381,6 +381,11 @@ _SESSION_SQL = [
     f"CAST(show_details AS BOOLEAN), CAST(return_error_details AS BOOLEAN), {_CONTEXT})",
     "CREATE OR REPLACE TEMP MACRO AI_COUNT_TOKENS(f, m, t) AS _cortex_count_tokens("
     f"TRUE, CAST(f AS VARCHAR), CAST(m AS VARCHAR), CAST(t AS VARCHAR), {_CONTEXT})",
+    # Session facts that `doctor` asks about: the emulator needs no warehouse, and every
+    # session may use the Cortex functions.
+    "CREATE OR REPLACE TEMP MACRO CURRENT_WAREHOUSE() AS 'CORTEX_LOCAL_EMULATOR'",
+    "CREATE OR REPLACE TEMP MACRO IS_DATABASE_ROLE_IN_SESSION(r) AS "
+    "upper(CAST(r AS VARCHAR)) IN ('SNOWFLAKE.CORTEX_USER', 'SNOWFLAKE.AI_FUNCTIONS_USER')",
 ]
 
 
