@@ -8,11 +8,12 @@ Example:
     >>> cx.finetune.wait(job.id).status                          # doctest: +SKIP
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cortex_tune import sql
 from cortex_tune._backends.base import Backend, Result
-from cortex_tune._backends.fake import FakeBackend
 from cortex_tune._client import Cortex
-from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
 from cortex_tune._errors import (
     AmbiguousCreateError,
     AuthenticationError,
@@ -56,6 +57,27 @@ from cortex_tune._retry import RetryPolicy
 from cortex_tune._training_data import TrainingData
 from cortex_tune._version import __version__
 from cortex_tune.sql import Statement
+
+if TYPE_CHECKING:
+    from cortex_tune._backends.fake import FakeBackend
+    from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
+
+# The emulator and the test doubles load on first use, to keep `import cortex_tune` light.
+_LAZY = {
+    "FakeBackend": "cortex_tune._backends.fake",
+    "ModelRequest": "cortex_tune._emulator.models",
+    "OpenAIEndpoint": "cortex_tune._emulator.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cortex_tune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AmbiguousCreateError",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +58,8 @@ class OpenAIEndpoint:
         for key in ("temperature", "top_p", "max_tokens"):
             if key in request.options:
                 body[key] = request.options[key]
+        import urllib.request  # only endpoints need it; keep `import cortex_tune` light
+
         data = json.dumps(body).encode("utf-8")
         http = urllib.request.Request(
             self.url, data=data, headers={"Content-Type": "application/json"}, method="POST"
