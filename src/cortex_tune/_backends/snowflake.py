@@ -96,13 +96,8 @@ class SnowflakeBackend:
     def __init__(self, connection: Any, *, owned: bool = False) -> None:
         self.connection = connection
         self.owned = owned
-        style = getattr(connection, "_paramstyle", None) or "qmark"
-        self._style = style
-        params = inspect.signature(connection.cursor().__class__.execute).parameters
-        self._force_qmark = style in ("pyformat", "format") and "_force_qmark_paramstyle" in params
-        # The connector re-sends a query whose answer it lost; for CREATE that can start a
-        # second paid job, so cortex-tune turns that off and reconciles by marker instead.
-        self._can_refuse_retry = "_no_retry" in params
+        self._style = getattr(connection, "_paramstyle", None) or "qmark"
+        self._execute_params: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         account = getattr(self.connection, "account", None)
@@ -113,9 +108,7 @@ class SnowflakeBackend:
         """Run one statement and fetch all of its rows."""
         cursor = self.connection.cursor()
         try:
-            sql, kwargs = self._adapt(statement.sql)
-            if statement.op in NOT_RESENT and self._can_refuse_retry:
-                kwargs["_no_retry"] = True
+            sql, kwargs = self._kwargs(cursor, statement)
             cursor.execute(sql, list(statement.params), **kwargs)
             rows = [tuple(r) for r in cursor.fetchall()]
             columns = [d[0] for d in (cursor.description or [])]
@@ -129,7 +122,7 @@ class SnowflakeBackend:
         """Run one statement and yield its rows ``batch_size`` at a time (bounded memory)."""
         cursor = self.connection.cursor()
         try:
-            sql, kwargs = self._adapt(statement.sql)
+            sql, kwargs = self._kwargs(cursor, statement)
             cursor.execute(sql, list(statement.params), **kwargs)
             columns = [d[0] for d in (cursor.description or [])]
             while rows := cursor.fetchmany(batch_size):
@@ -137,10 +130,27 @@ class SnowflakeBackend:
         finally:
             cursor.close()
 
-    def _adapt(self, sql: str) -> tuple[str, dict[str, Any]]:
+    def _accepts(self, cursor: Any, name: str) -> bool:
+        """Whether this connector's ``cursor.execute`` takes keyword ``name``."""
+        if self._execute_params is None:
+            signature = inspect.signature(type(cursor).execute)
+            self._execute_params = frozenset(signature.parameters)
+        return name in self._execute_params
+
+    def _kwargs(self, cursor: Any, statement: Statement) -> tuple[str, dict[str, Any]]:
+        sql, kwargs = self._adapt(statement.sql, cursor)
+        # The connector re-sends a query whose answer it lost; for CREATE that can start a
+        # second paid job, so cortex-tune turns that off and reconciles by marker instead.
+        if statement.op in NOT_RESENT and self._accepts(cursor, "_no_retry"):
+            kwargs["_no_retry"] = True
+        return sql, kwargs
+
+    def _adapt(self, sql: str, cursor: Any) -> tuple[str, dict[str, Any]]:
         if self._style == "qmark":
             return sql, {}
-        if self._force_qmark:
+        if self._style in ("pyformat", "format") and self._accepts(
+            cursor, "_force_qmark_paramstyle"
+        ):
             return sql, {"_force_qmark_paramstyle": True}
         if self._style == "numeric":
             parts = sql.split("?")
