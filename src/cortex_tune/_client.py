@@ -22,6 +22,7 @@ from cortex_tune._errors import (
     from_text,
     translate,
 )
+from cortex_tune._datasets import Datasets
 from cortex_tune._finetune import FineTune
 from cortex_tune._models import Completion
 from cortex_tune._parsing import load_json, parse_completion, parse_count
@@ -107,7 +108,9 @@ class Cortex(BatchMethods):
         self._poll_min = poll_min
         self._secrets = tuple(s for s in secrets if s)
         self.finetune = FineTune(self)
-        """Fine-tuning jobs: create, list, describe, cancel, wait."""
+        """Fine-tuning jobs: create, list, describe, cancel, wait, check."""
+        self.datasets = Datasets(self)
+        """Training data into tables: load, from_s3, split."""
 
     # -- construction ----------------------------------------------------------------------------
 
