@@ -224,3 +224,11 @@ def test_repr_is_short_and_safe(cx: Cortex) -> None:
 def test_functions_option_is_checked() -> None:
     with pytest.raises(Exception, match=r"functions"):
         Cortex(backend=FakeBackend(), functions="newest")  # type: ignore[arg-type]
+
+
+def test_auto_mode_keeps_sending_conversations_to_legacy(fake: FakeBackend) -> None:
+    fake.respond("mistral-7b", "x")
+    cx = Cortex(backend=fake)
+    cx.complete("mistral-7b", "first a plain prompt")
+    cx.complete("mistral-7b", [Message.system("s"), Message.user("u")], temperature=0.1)
+    assert fake.ops() == ["ai_complete", "complete"]

@@ -301,7 +301,7 @@ class Cortex(BatchMethods):
     # -- generation choice -----------------------------------------------------------------------
 
     def _generation_for(self, prompt: PromptInput) -> Generation:
-        if self._generation is not None:
+        if self._generation is not None:  # chosen, or fallen back to legacy
             return self._generation
         if not isinstance(prompt, str) and _is_conversation(prompt):
             return "legacy"
@@ -317,8 +317,6 @@ class Cortex(BatchMethods):
             log.info("AI_* functions are not available; using SNOWFLAKE.CORTEX legacy functions")
             self._generation = "legacy"
             return run("legacy")
-        if self._functions == "auto" and self._generation is None and generation == "ai":
-            self._generation = "ai"
         return value
 
     # -- inference -------------------------------------------------------------------------------
