@@ -72,6 +72,6 @@ def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(found) >= 5
     for number, code in enumerate(found, 1):
         try:
-            exec(compile(code, f"README.md block {number}", "exec"), namespace)  # noqa: S102
+            exec(compile(code, f"README.md block {number}", "exec"), namespace)
         except Exception as exc:  # pragma: no cover - the message is the point
             pytest.fail(f"README block {number} failed: {type(exc).__name__}: {exc}\n{code}")

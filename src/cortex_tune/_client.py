@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from cortex_tune._backends.base import Backend, Result
 from cortex_tune._client_batch import BatchMethods
 from cortex_tune._constants import POLL_MIN
+from cortex_tune._datasets import Datasets
 from cortex_tune._errors import (
     ConnectionFailedError,
     CortexError,
@@ -22,7 +23,6 @@ from cortex_tune._errors import (
     from_text,
     translate,
 )
-from cortex_tune._datasets import Datasets
 from cortex_tune._finetune import FineTune
 from cortex_tune._models import Completion
 from cortex_tune._parsing import load_json, parse_completion, parse_count
