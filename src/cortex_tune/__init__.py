@@ -11,9 +11,11 @@ Example:
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune import sql
+from cortex_tune import pipelines, sql
 from cortex_tune._backends.base import Backend, Result
+from cortex_tune._batch import BatchResult, TableRunSummary
 from cortex_tune._client import Cortex
+from cortex_tune._doctor import DoctorReport
 from cortex_tune._errors import (
     AmbiguousCreateError,
     AuthenticationError,
@@ -32,6 +34,7 @@ from cortex_tune._errors import (
     NoWarehouseError,
     ObjectNotFoundError,
     PermissionDeniedError,
+    PreflightError,
     QueryError,
     ResponseParseError,
     SessionExpiredError,
@@ -43,6 +46,7 @@ from cortex_tune._errors import (
     UnknownModelError,
     WaitTimeoutError,
 )
+from cortex_tune._evaluate import Comparison, EvalReport, EvalRow
 from cortex_tune._models import (
     Completion,
     FineTuneJob,
@@ -53,7 +57,10 @@ from cortex_tune._models import (
     TrainingResult,
     Usage,
 )
+from cortex_tune._preflight import PreflightReport
 from cortex_tune._retry import RetryPolicy
+from cortex_tune._rules import Finding
+from cortex_tune._sql_batch import Template
 from cortex_tune._training_data import TrainingData
 from cortex_tune._version import __version__
 from cortex_tune.sql import Statement
@@ -83,13 +90,19 @@ __all__ = [
     "AmbiguousCreateError",
     "AuthenticationError",
     "Backend",
+    "BatchResult",
     "BudgetExceededError",
+    "Comparison",
     "Completion",
     "ConfigurationError",
     "ConnectionFailedError",
     "Cortex",
     "CortexError",
+    "DoctorReport",
+    "EvalReport",
+    "EvalRow",
     "FakeBackend",
+    "Finding",
     "FineTuneJob",
     "InvalidIdentifierError",
     "InvalidOptionsError",
@@ -108,6 +121,8 @@ __all__ = [
     "ObjectNotFoundError",
     "OpenAIEndpoint",
     "PermissionDeniedError",
+    "PreflightError",
+    "PreflightReport",
     "QueryError",
     "ResponseParseError",
     "Result",
@@ -115,6 +130,8 @@ __all__ = [
     "SessionExpiredError",
     "Statement",
     "StructuredOutputError",
+    "TableRunSummary",
+    "Template",
     "ThrottledError",
     "TrainingData",
     "TrainingDataError",
@@ -125,5 +142,6 @@ __all__ = [
     "Usage",
     "WaitTimeoutError",
     "__version__",
+    "pipelines",
     "sql",
 ]

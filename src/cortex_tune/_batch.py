@@ -20,7 +20,8 @@ from cortex_tune._sql_batch import (
     read_table_sql,
     table_summary_sql,
 )
-from cortex_tune.sql import Generation, PromptInput, to_messages
+from cortex_tune._statement import Generation
+from cortex_tune.sql import PromptInput, to_messages
 
 if TYPE_CHECKING:
     from cortex_tune._client import Cortex

@@ -27,8 +27,8 @@ from cortex_tune._finetune import FineTune
 from cortex_tune._models import Completion
 from cortex_tune._parsing import load_json, parse_completion, parse_count
 from cortex_tune._retry import RetryPolicy, call_with_retries
+from cortex_tune._statement import Generation
 from cortex_tune.sql import (
-    Generation,
     PromptInput,
     Statement,
     complete_options,

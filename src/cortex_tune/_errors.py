@@ -24,6 +24,7 @@
     │   ├── ObjectNotFoundError         a table, schema or database is missing or not visible
     │   ├── UnknownFunctionError        the account lacks a function (e.g. AI_COMPLETE)
     │   └── TrainingDataError           training data Cortex would refuse
+    │       └── PreflightError          create()'s check found it first; no job was created
     ├── ResponseParseError              Cortex answered something cortex-tune cannot parse
     ├── AmbiguousCreateError            a CREATE may or may not have run, and no job proves either
     ├── JobFailedError                  wait(raise_on_error=True) saw ERROR
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cortex_tune._models import FineTuneJob
+    from cortex_tune._preflight import PreflightReport
 
 
 class CortexError(Exception):
@@ -265,6 +267,26 @@ class TrainingDataError(QueryError):
     )
 
 
+class PreflightError(TrainingDataError):
+    """``cx.finetune.create(check=True)`` found errors Cortex would refuse; no job was created.
+
+    A :class:`TrainingDataError`, so code catching that for Cortex's own refusals catches the
+    check's too.
+
+    Attributes:
+        report: The full :class:`PreflightReport` (``print(exc.report)`` shows it as a table).
+    """
+
+    default_hint = (
+        "Fix what the report lists (print(exc.report)), or pass check=False to create the job "
+        "anyway."
+    )
+
+    def __init__(self, message: str, *, report: PreflightReport, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.report = report
+
+
 class ResponseParseError(CortexError):
     """Cortex returned something that is not the documented shape.
 
@@ -376,6 +398,7 @@ _TEXT_RULES: list[tuple[re.Pattern[str], type[CortexError]]] = [
     (
         re.compile(
             r"incorrect username or password|jwt token is invalid|invalid oauth|390100|390144|authentication failed"
+            r"|could not decrypt key|failed to (load|decode) private key|private key is (not )?encrypted"
         ),
         AuthenticationError,
     ),
@@ -420,6 +443,13 @@ _TRANSPORT_NAMES = {
 _TRANSIENT_ERRNOS = {4, 6, 14, 250001, 250003}
 # 390112: session expired (also in a 200 OK from session-token REST calls), 390114: token expired
 _SESSION_EXPIRED_ERRNOS = {390112, 390114}
+# 250002: the connection is closed (the client closed it, or the connector gave up on it)
+_CONNECTION_CLOSED = 250002
+_CONNECTION_CLOSED_HINT = "The connection is closed: create a new client (Cortex.connect)."
+# 250001 + SQLSTATE 08001 from a DatabaseError: connector 5.x's login / authentication failure
+# (e.g. a 401 its token refresh could not cure); 4.x reports unreachable hosts as
+# OperationalError 250001 instead.
+_FAILED_TO_CONNECT = 250001
 
 
 def _class_names(exc: BaseException) -> set[str]:
@@ -450,12 +480,18 @@ def translate(exc: BaseException, *, op: str | None = None) -> CortexError:
         "errno": errno,
         "sqlstate": None if sqlstate in (None, "", "n/a") else str(sqlstate),
     }
-    cls = _classify(names, message, errno, exc)
-    return cls(message, **common)
+    cls = _classify(names, message, errno, exc, sqlstate=common["sqlstate"])
+    hint = _CONNECTION_CLOSED_HINT if errno == _CONNECTION_CLOSED else None
+    return cls(message, hint=hint, **common)
 
 
 def _classify(
-    names: set[str], message: str, errno: int | None, exc: BaseException
+    names: set[str],
+    message: str,
+    errno: int | None,
+    exc: BaseException,
+    *,
+    sqlstate: str | None = None,
 ) -> type[CortexError]:
     lowered = message.lower()
     if "ReauthenticationRequest" in names:
@@ -468,11 +504,15 @@ def _classify(
         return SessionExpiredError
     if errno in _SESSION_EXPIRED_ERRNOS:  # whatever the text says
         return SessionExpiredError
+    if errno == _CONNECTION_CLOSED:
+        return ConnectionFailedError
     for pattern, cls in _TEXT_RULES:
         if pattern.search(lowered):
             return cls
     if errno == 2003:  # Snowflake's "object does not exist or not authorized"
         return ObjectNotFoundError
+    if errno == _FAILED_TO_CONNECT and sqlstate == "08001" and "OperationalError" not in names:
+        return AuthenticationError
     if names & _TRANSPORT_NAMES or isinstance(exc, (TimeoutError, OSError)):
         return NetworkError
     if errno in _TRANSIENT_ERRNOS or "OperationalError" in names:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cortex_tune._errors import ConfigurationError
 from cortex_tune._sql_batch import _function_call, _table_columns
+from cortex_tune._statement import Generation
 from cortex_tune._training_data import TrainingData
-from cortex_tune.sql import Generation, Statement, training_query
+from cortex_tune.sql import Statement, training_query
 
 if TYPE_CHECKING:
     from cortex_tune._client import Cortex

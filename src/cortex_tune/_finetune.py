@@ -5,17 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from cortex_tune import _rules
 from cortex_tune._errors import (
     AmbiguousCreateError,
+    ConfigurationError,
     CortexError,
+    PreflightError,
     QueryError,
+    ResponseParseError,
     TransientError,
 )
 from cortex_tune._models import FineTuneJob, JobStatus, JobSummary
 from cortex_tune._parsing import parse_job, parse_job_id, parse_jobs
+from cortex_tune._preflight import PreflightReport, run_check, runs_sql
+from cortex_tune._preflight_sql import PREFLIGHT_OP
 from cortex_tune._progress import ProgressOption
 from cortex_tune._training_data import TrainingData
 from cortex_tune._wait import PollSchedule, wait_for
@@ -53,10 +59,16 @@ class FineTune:
         training: str | TrainingData,
         validation: str | TrainingData | None = None,
         max_epochs: int | None = None,
+        check: bool = True,
     ) -> FineTuneJob:
         """Start a fine-tuning job and return it (as DESCRIBE reports it).
 
-        Runs ``FINETUNE('CREATE', name, base_model, training [, validation [, options]])``.
+        First runs :meth:`check` (a few aggregate statements, no Cortex credits) and refuses to
+        create a job Cortex would refuse: a query that fails or lacks PROMPT/COMPLETION, no
+        usable rows, too many rows, or a base model that cannot be fine-tuned. On a backend
+        that runs no SQL (FakeBackend) the check is skipped, sending nothing.
+
+        Then runs ``FINETUNE('CREATE', name, base_model, training [, validation [, options]])``.
         The training query carries a request marker comment; if the answer is lost after the
         statement may have run, cortex-tune looks for a job carrying the marker (SHOW +
         DESCRIBE) and returns it instead of creating a second, billed job.
@@ -68,6 +80,10 @@ class FineTune:
                 :class:`TrainingData`.
             validation: The same for validation; None lets Cortex split the training data.
             max_epochs: 1 to 10; None lets Cortex choose.
+            check: Check the data first (default); False creates the job unchecked.
+
+        Raises:
+            PreflightError: The check found errors; ``.report`` lists them. No job exists.
 
         Example:
             >>> job = cx.finetune.create("SUPPORT_MISTRAL", base_model="mistral-7b",
@@ -87,6 +103,8 @@ class FineTune:
             max_epochs=max_epochs,
             marker=marker,
         )
+        if check:  # after the arguments are known good, before anything is billed
+            self._preflight(base_model, training, validation, max_epochs)
         client = self._client
         started = client._now()
         attempt = 0
@@ -110,9 +128,103 @@ class FineTune:
                 )
                 client._sleep(delay)
                 continue
-            job_id = parse_job_id(result.scalar())
+            try:
+                job_id = parse_job_id(result.scalar())
+            except ResponseParseError as exc:
+                # CREATE ran, so its job exists even though the answer names none: find it.
+                adopted = self._adopt(marker, started, exc)
+                if adopted is not None:
+                    return adopted
+                raise AmbiguousCreateError(
+                    f"CREATE answered no readable job id ({exc.message}) and no job carries "
+                    f"its request marker {marker}",
+                    marker=marker,
+                    op="finetune.create",
+                    query_id=result.query_id,
+                ) from exc
             log.info("created fine-tuning job %s", job_id)
             return self.describe(job_id)
+
+    def check(
+        self,
+        base_model: str,
+        *,
+        training: str | TrainingData,
+        validation: str | TrainingData | None = None,
+        max_epochs: int | None = None,
+        server_tokens: bool = False,
+        credits_per_million: Mapping[str, float] | None = None,
+    ) -> PreflightReport:
+        """Check a job's data and estimate its cost before creating it; no Cortex credits spent.
+
+        Runs ``SELECT * FROM (<query>) LIMIT 0`` per query (does it compile, which columns),
+        then one aggregate statement over every query, however many rows: row counts, NULL
+        and empty prompts/completions, duplicate pairs, prompts in both training and
+        validation, tokens per row against the base model's allotments, and the row limit for
+        the epochs. Errors are exactly what Cortex refuses; warnings and notes do not block
+        :meth:`create`. The statements carry the op ``"preflight"`` and cost warehouse time
+        only (the aggregate reads the data once).
+
+        Args:
+            base_model: The base model to fine-tune, e.g. ``"mistral-7b"``.
+            training: A query yielding ``prompt`` and ``completion``, or a :class:`TrainingData`.
+            validation: The same for validation; None lets Cortex split the training data.
+            max_epochs: 1 to 10; None gives trained tokens and credits as a 1-10 epoch range.
+            server_tokens: Count tokens with Cortex (``AI_COUNT_TOKENS`` or ``COUNT_TOKENS``,
+                once per distinct pair) instead of estimating four characters a token. That is
+                billed compute (no token charge), so it is off by default.
+            credits_per_million: Credits per million trained tokens by base model, to
+                estimate credits. cortex-tune ships no rates: Snowflake publishes them in its
+                Service Consumption Table.
+
+        Raises:
+            ConfigurationError: Bad arguments, or a backend that runs no SQL (FakeBackend).
+            NoWarehouseError: The session has no warehouse to run the check on.
+
+        Example:
+            >>> report = cx.finetune.check("mistral-7b", max_epochs=3,
+            ...     training="SELECT body AS prompt, reply AS completion FROM train")  # doctest: +SKIP
+            >>> report.ok, report.cost.trained_tokens  # doctest: +SKIP
+            (True, (1245, 1245))
+        """
+        return run_check(
+            self._client,
+            base_model,
+            training=training,
+            validation=validation,
+            max_epochs=max_epochs,
+            server_tokens=server_tokens,
+            credits_per_million=credits_per_million,
+        )
+
+    def _preflight(
+        self,
+        base_model: str,
+        training: str | TrainingData,
+        validation: str | TrainingData | None,
+        max_epochs: int | None,
+    ) -> None:
+        """create()'s check: raise PreflightError on errors; skip where no SQL runs."""
+        if not runs_sql(self._client.backend):
+            log.debug("preflight check skipped: %r runs no SQL", self._client.backend)
+            return
+        try:
+            report = self.check(
+                base_model, training=training, validation=validation, max_epochs=max_epochs
+            )
+        except ConfigurationError as exc:
+            if exc.op != PREFLIGHT_OP:
+                raise
+            # A backend refusing the check's statements runs no SQL: create unchecked.
+            log.debug("preflight check skipped: %s", exc.message)
+            return
+        if not report.ok:
+            summary = "; ".join(f"{f.code}: {f.message}" for f in report.errors)
+            raise PreflightError(
+                f"the check found {len(report.errors)} error(s), so no job was created: {summary}",
+                report=report,
+                op=PREFLIGHT_OP,
+            )
 
     def _adopt(self, marker: str, started: float, cause: CortexError) -> FineTuneJob | None:
         """After an ambiguous CREATE failure: the job carrying ``marker``, or None if none does."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,6 +26,20 @@ from cortex_tune._constants import (
 from cortex_tune._errors import CortexError, is_transient
 
 T = TypeVar("T")
+
+#: Seconds left in the budget of the statement being retried in this context (unset outside
+#: call_with_retries), read through :func:`remaining_budget`.
+_REMAINING: ContextVar[Callable[[], float] | None] = ContextVar("_REMAINING", default=None)
+
+
+def remaining_budget() -> float | None:
+    """Seconds left in the retry budget of the statement running now; None outside one.
+
+    Backends use it to keep one attempt within the budget: the connector retries a request on
+    its own clock (and, on a connection opened with its defaults, without end).
+    """
+    remaining = _REMAINING.get()
+    return None if remaining is None else remaining()
 
 
 @dataclass(frozen=True)
@@ -95,4 +110,8 @@ def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    token = _REMAINING.set(lambda: policy.budget - (clock() - start))
+    try:
+        return retrying(fn)
+    finally:
+        _REMAINING.reset(token)

@@ -80,7 +80,7 @@ BASE_MODELS: dict[str, BaseModelSpec] = {
 class Finding(BaseModel):
     """One thing a check found: an error Cortex would refuse, a warning, or a note."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     severity: Severity
     """``"error"`` (Cortex refuses it), ``"warning"`` (accepted, likely unwanted) or ``"info"``."""
@@ -99,7 +99,7 @@ class Finding(BaseModel):
 class DataStats(BaseModel):
     """The numbers about one query's rows that the data rules read."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     rows: int = 0
     """Rows the query returns."""

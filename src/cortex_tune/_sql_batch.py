@@ -13,8 +13,8 @@ from typing import Any
 
 from cortex_tune._errors import ConfigurationError
 from cortex_tune._identifiers import quote_column, validate_name
+from cortex_tune._statement import Generation, Param, Statement, dump_json, require_text
 from cortex_tune._training_data import normalise_query
-from cortex_tune.sql import Generation, Param, Statement, _dump, _require_text
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _FLATTEN = "FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f"
@@ -95,16 +95,16 @@ def _function_call(
             or f"ARRAY_CONSTRUCT(OBJECT_CONSTRUCT('role', 'user', 'content', {prompt_sql}))"
         )
         return f"SNOWFLAKE.CORTEX.TRY_COMPLETE(?, {messages}, PARSE_JSON(?))", [
-            _dump(dict(options))
+            dump_json(dict(options))
         ]
     sql = f"AI_COMPLETE(model => ?, prompt => {prompt_sql}"
     values: list[Param] = []
     if params or response_format is not None or details:
         sql += ", model_parameters => PARSE_JSON(?)"
-        values.append(_dump(params))
+        values.append(dump_json(params))
     if response_format is not None:
         sql += ", response_format => PARSE_JSON(?)"
-        values.append(_dump(response_format))
+        values.append(dump_json(response_format))
     if options or details:
         sql += ", show_details => TRUE"
     return sql + ", return_error_details => TRUE)", values
@@ -122,7 +122,7 @@ def complete_batch_sql(
     ``{"i", "m": [messages]}`` with ``messages``), flattened server-side: one statement for
     many prompts, each row answered or failed on its own (TRY_COMPLETE, or AI_COMPLETE with
     error details)."""
-    _require_text(model, "model")
+    require_text(model, "model")
     opts = dict(options or {})
     call, values = _function_call(
         functions,
@@ -193,7 +193,7 @@ def complete_table_sql(
     The rows are chosen (and limited) first, then COMPLETE runs on just those, so a limit
     bounds the cost. Answers, errors and tokens are taken apart in SQL.
     """
-    _require_text(model, "model")
+    require_text(model, "model")
     validate_name(into, what="table name")
     k = quote_column(key)
     opts = dict(options or {})

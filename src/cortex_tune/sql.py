@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
@@ -29,10 +28,17 @@ from cortex_tune._errors import ConfigurationError
 from cortex_tune._identifiers import validate_name
 from cortex_tune._models import Message
 from cortex_tune._schema import to_cortex_schema
+from cortex_tune._sql_batch import (
+    Template,
+    complete_batch_sql,
+    complete_table_sql,
+    create_results_table_sql,
+    read_table_sql,
+    table_summary_sql,
+)
+from cortex_tune._statement import Generation, Param, Statement, dump_json, require_text
 from cortex_tune._training_data import TrainingData, normalise_query
 
-Param: TypeAlias = "str | int | float | bool | None"
-Generation: TypeAlias = Literal["ai", "legacy"]
 PromptInput: TypeAlias = "str | Message | Mapping[str, str] | Sequence[Message | Mapping[str, str]]"
 
 __all__ = [
@@ -53,25 +59,6 @@ __all__ = [
     "table_summary_sql",
     "training_query",
 ]
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One SQL statement with its bound parameters.
-
-    Attributes:
-        sql: The SQL text, with ``?`` placeholders.
-        params: The values bound to the placeholders, in order.
-        op: What the statement does, e.g. ``"finetune.create"``; backends and logs use it.
-    """
-
-    sql: str
-    params: tuple[Param, ...] = ()
-    op: str = "sql"
-
-    def __repr__(self) -> str:
-        # Parameters can be prompts or data; keep them out of reprs and logs.
-        return f"Statement(op={self.op!r}, sql={self.sql!r}, params=<{len(self.params)} bound>)"
 
 
 # -- fine-tuning ---------------------------------------------------------------------------------
@@ -110,7 +97,7 @@ def finetune_create_sql(
     validation query is NULL when options follow it.
     """
     validate_name(name, what="model name")
-    _require_text(base_model, "base_model")
+    require_text(base_model, "base_model")
     if max_epochs is not None and (
         isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or not 1 <= max_epochs <= 10
     ):
@@ -136,7 +123,7 @@ def finetune_show_sql() -> Statement:
 
 def finetune_describe_sql(job_id: str) -> Statement:
     """FINETUNE('DESCRIBE', job_id): the full state of one job."""
-    _require_text(job_id, "job_id")
+    require_text(job_id, "job_id")
     return Statement(
         "SELECT SNOWFLAKE.CORTEX.FINETUNE('DESCRIBE', ?)", (job_id,), "finetune.describe"
     )
@@ -144,7 +131,7 @@ def finetune_describe_sql(job_id: str) -> Statement:
 
 def finetune_cancel_sql(job_id: str) -> Statement:
     """FINETUNE('CANCEL', job_id): stop a job."""
-    _require_text(job_id, "job_id")
+    require_text(job_id, "job_id")
     return Statement("SELECT SNOWFLAKE.CORTEX.FINETUNE('CANCEL', ?)", (job_id,), "finetune.cancel")
 
 
@@ -198,7 +185,7 @@ def complete_sql(
     options, ``show_details => TRUE`` asks for usage. AI_COMPLETE has no documented
     conversation form, so a conversation must be a single user message there.
     """
-    _require_text(model, "model")
+    require_text(model, "model")
     messages = to_messages(prompt)
     plain = isinstance(prompt, str) and not options
     if functions == "legacy":
@@ -206,7 +193,11 @@ def complete_sql(
             return Statement("SELECT SNOWFLAKE.CORTEX.COMPLETE(?, ?)", (model, prompt), "complete")  # type: ignore[arg-type]
         return Statement(
             "SELECT SNOWFLAKE.CORTEX.COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))",
-            (model, _dump([m.model_dump() for m in messages]), _dump(dict(options or {}))),
+            (
+                model,
+                dump_json([m.model_dump() for m in messages]),
+                dump_json(dict(options or {})),
+            ),
             "complete",
         )
     text = _single_prompt(messages)
@@ -216,10 +207,10 @@ def complete_sql(
     values: list[Param] = [model, text]
     if params or response_format is not None:
         sql += ", model_parameters => PARSE_JSON(?)"
-        values.append(_dump(params))
+        values.append(dump_json(params))
     if response_format is not None:
         sql += ", response_format => PARSE_JSON(?)"
-        values.append(_dump(response_format))
+        values.append(dump_json(response_format))
     if not plain:
         sql += ", show_details => TRUE"
     sql += ", return_error_details => TRUE)"
@@ -228,7 +219,7 @@ def complete_sql(
 
 def count_tokens_sql(model: str, text: str, *, functions: Generation = "legacy") -> Statement:
     """COUNT_TOKENS(model, text) or AI_COUNT_TOKENS('ai_complete', model, text)."""
-    _require_text(model, "model")
+    require_text(model, "model")
     if not isinstance(text, str):
         raise ConfigurationError(f"text must be a string, not {type(text).__name__}")
     if functions == "legacy":
@@ -280,23 +271,3 @@ def _single_prompt(messages: list[Message]) -> str:
         "AI_COMPLETE has no documented conversation form; pass one prompt string",
         hint="Use Cortex(..., functions='legacy') for system/assistant messages.",
     )
-
-
-def _require_text(value: object, what: str) -> None:
-    if not isinstance(value, str) or not value.strip() or "\x00" in value:
-        raise ConfigurationError(f"{what} must be a non-empty string, not {value!r}")
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# Set-based builders live in their own module; they are part of this public one.
-from cortex_tune._sql_batch import (  # noqa: E402
-    Template,
-    complete_batch_sql,
-    complete_table_sql,
-    create_results_table_sql,
-    read_table_sql,
-    table_summary_sql,
-)

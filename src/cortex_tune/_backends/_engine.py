@@ -184,7 +184,7 @@ class Engine:
             cursor = conn.cursor()
             cursor.execute(query)
             rows = [tuple(row) for row in cursor.fetchall()]
-            columns = [column.name for column in cursor.description]
+            columns = result_columns(cursor)
             self.fs.results_cache.pop(cursor.sfqid or "", None)
             return columns, rows
         except ConnectorError as exc:
@@ -393,3 +393,16 @@ def install_session(duck: duckdb.DuckDBPyConnection) -> None:
     """Create the per-session AI_COMPLETE / AI_COUNT_TOKENS macros on one DuckDB cursor."""
     for sql in _SESSION_SQL:
         duck.execute(sql)
+
+
+def result_columns(cursor: Any) -> list[str]:
+    """The column names of the statement ``cursor`` ran."""
+    # DuckDB already knows the columns of the statement fakesnow ran; fakesnow's own
+    # description re-plans the statement (milliseconds per call), so it is only the fallback.
+    duck = getattr(getattr(cursor, "_duck_conn", None), "description", None)
+    if duck:
+        return [str(column[0]) for column in duck]
+    try:
+        return [column.name for column in cursor.description]
+    except Exception:  # a statement that cannot be described has still run
+        return []

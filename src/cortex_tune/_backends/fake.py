@@ -130,7 +130,9 @@ class FakeBackend:
 
     def add_query(self, query: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Make training query ``query`` return ``rows`` (dicts of column -> value)."""
-        data = [dict(r) for r in rows]
+        # Snowflake reports unquoted column names upper-cased; rows given as {"prompt": ...}
+        # stand for `SELECT ... AS prompt`, so their keys are upper-cased the same way.
+        data = [{k.upper(): v for k, v in dict(r).items()} for r in rows]
         columns = list(data[0]) if data else ["PROMPT", "COMPLETION"]
         self._queries[query.strip()] = (columns, [tuple(r.get(c) for c in columns) for r in data])
 

@@ -218,15 +218,7 @@ def _engine_module() -> Any:
 
 
 def _columns(cursor: Any) -> list[str]:
-    # DuckDB already knows the columns of the statement fakesnow ran; fakesnow's own
-    # description re-plans the statement (milliseconds per call), so it is only the fallback.
-    duck = getattr(getattr(cursor, "_duck_conn", None), "description", None)
-    if duck:
-        return [str(column[0]) for column in duck]
-    try:
-        return [column.name for column in cursor.description]
-    except Exception:  # a statement that cannot be described has still run
-        return []
+    return list(_engine_module().result_columns(cursor))
 
 
 def _shutdown(engine: Engine, connections: weakref.WeakSet[CortexConnection]) -> None:

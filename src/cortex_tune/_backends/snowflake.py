@@ -9,6 +9,8 @@ from typing import Any
 
 from cortex_tune._backends.base import Result
 from cortex_tune._constants import ATTEMPT_TIMEOUT, CONNECTOR_BUDGET, LOGIN_TIMEOUT, QUERY_TAG
+from cortex_tune._errors import NetworkError
+from cortex_tune._retry import remaining_budget
 from cortex_tune.sql import Statement
 
 #: Connection parameters whose values are secrets: never logged, never in a repr or an error.
@@ -109,7 +111,18 @@ class SnowflakeBackend:
         cursor = self.connection.cursor()
         try:
             sql, kwargs = self._kwargs(cursor, statement)
-            cursor.execute(sql, list(statement.params), **kwargs)
+            try:
+                cursor.execute(sql, list(statement.params), **kwargs)
+            except (KeyError, TypeError) as exc:
+                if "_no_retry" not in kwargs:
+                    raise
+                # Connector 4.x, told not to re-send, swallows a transport failure (a body
+                # cut off mid-way) and hands the cursor an empty answer it cannot read.
+                raise NetworkError(
+                    "the connection failed while Snowflake's answer was being read; "
+                    "the statement may have run",
+                    op=statement.op,
+                ) from exc
             rows = [tuple(r) for r in cursor.fetchall()]
             columns = [d[0] for d in (cursor.description or [])]
             return Result(rows=rows, query_id=cursor.sfqid, columns=columns)
@@ -143,7 +156,22 @@ class SnowflakeBackend:
         # second paid job, so cortex-tune turns that off and reconciles by marker instead.
         if statement.op in NOT_RESENT and self._accepts(cursor, "_no_retry"):
             kwargs["_no_retry"] = True
+        timeout = self._attempt_timeout(cursor)
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         return sql, kwargs
+
+    def _attempt_timeout(self, cursor: Any) -> float | None:
+        """Seconds the connector may spend on this attempt, when cortex-tune's remaining retry
+        budget is shorter than the connection's ``network_timeout``, or that is unset (a
+        connection opened with the connector's defaults retries a 503 without end)."""
+        remaining = remaining_budget()
+        if remaining is None or not self._accepts(cursor, "timeout"):
+            return None
+        limit = getattr(self.connection, "network_timeout", None)
+        if isinstance(limit, (int, float)) and 0 < limit <= remaining:
+            return None
+        return max(1.0, remaining)
 
     def _adapt(self, sql: str, cursor: Any) -> tuple[str, dict[str, Any]]:
         if self._style == "qmark":

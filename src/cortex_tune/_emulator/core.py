@@ -193,9 +193,10 @@ class Emulator:
                 "FINETUNE('CREATE'): name, base model and training query must be strings"
             )
         model_name = self._qualified(name)
+        refused = _rules.refusal(_rules.base_model_findings(base_model))
         spec = _rules.base_model_spec(base_model)
-        if spec is None:
-            raise invalid_argument(_rules.unknown_base_model_message(base_model))
+        if refused is not None or spec is None:
+            raise invalid_argument(refused or _rules.unknown_base_model_message(base_model))
         epochs = _epochs(options)
         job = JobRecord(
             id=f"ft_{uuid.uuid4()}",
@@ -224,7 +225,7 @@ class Emulator:
     def _load(self, query: str, run_query: QueryRunner) -> list[tuple[Any, Any]]:
         wrapped = _WRAP.format(query=query)
         prefix = f"Failed to query input data for Fine-tuning. Failed to execute query: {wrapped}. "
-        if query.rstrip().endswith(";"):
+        if _rules.has_trailing_semicolon(query):
             position = len(_WRAP.split("{")[0]) + len(query.rstrip())
             raise EngineError(
                 prefix + "001003 (42000): SQL compilation error:\n"
@@ -234,15 +235,14 @@ class Emulator:
             columns, rows = run_query(query)
         except EngineError as exc:
             raise EngineError(prefix + exc.msg) from exc
-        upper = [c.upper() for c in columns]
-        missing = [c for c in ("PROMPT", "COMPLETION") if c not in upper]
+        missing = _rules.missing_columns(columns)
         if missing:
             raise EngineError(
                 prefix + "000904 (42000): SQL compilation error: error line 1 at position 7\n"
                 f"invalid identifier '\"{missing[0]}\"'. The query returned columns: "
                 + ", ".join(columns)
             )
-        p, c = upper.index("PROMPT"), upper.index("COMPLETION")
+        p, c = columns.index("PROMPT"), columns.index("COMPLETION")
         return [(row[p], row[c]) for row in rows]
 
     def _train(
@@ -253,11 +253,11 @@ class Emulator:
         valid: list[tuple[Any, Any]] | None,
         epochs: int | None,
     ) -> None:
+        stats = _rules.stats_from_pairs(train, spec)
+        refused = _rules.refusal(_rules.data_findings("training", stats, spec, epochs))
+        if refused is not None:
+            raise EngineError(refused)
         pairs = [(str(p), str(c)) for p, c in train if p is not None and c is not None]
-        if not pairs:
-            raise EngineError("The training data has no rows with a prompt and a completion.")
-        if len(train) > spec.row_limit(epochs):
-            raise EngineError(_rules.row_limit_message(len(train), spec, epochs))
         if valid is None:
             held_out = pairs[_AUTO_SPLIT - 1 :: _AUTO_SPLIT]
             kept = [pair for i, pair in enumerate(pairs) if i % _AUTO_SPLIT != _AUTO_SPLIT - 1]
