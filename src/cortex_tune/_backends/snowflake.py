@@ -30,6 +30,19 @@ SECRET_KEYS = frozenset(
 )
 
 
+#: Short requests, bounded by the retry budget; everything else may run as long as it needs.
+BOUNDED = frozenset(
+    {
+        "finetune.show",
+        "finetune.describe",
+        "finetune.cancel",
+        "complete",
+        "ai_complete",
+        "count_tokens",
+        "ai_count_tokens",
+        "doctor",
+    }
+)
 #: Statements the connector must not re-send on its own (they are not idempotent).
 NOT_RESENT = frozenset({"finetune.create"})
 
@@ -67,9 +80,10 @@ def connect_params(connection_name: str | None, kwargs: Mapping[str, Any]) -> di
     major = int(str(snowflake.connector.__version__).split(".")[0])
     if major >= 5:
         params.setdefault("retry_timeout", int(CONNECTOR_BUDGET))
-        params.setdefault("query_timeout", int(CONNECTOR_BUDGET))
     else:
-        params.setdefault("network_timeout", int(CONNECTOR_BUDGET))
+        # No network_timeout: in 4.x it also cancels any statement running longer, which
+        # would kill warehouse-sized work (complete_table, evaluate). Short requests are
+        # bounded per statement by cortex-tune's retry budget instead (see _attempt_timeout).
         params.setdefault("socket_timeout", int(ATTEMPT_TIMEOUT))
     return params
 
@@ -156,15 +170,18 @@ class SnowflakeBackend:
         # second paid job, so cortex-tune turns that off and reconciles by marker instead.
         if statement.op in NOT_RESENT and self._accepts(cursor, "_no_retry"):
             kwargs["_no_retry"] = True
-        timeout = self._attempt_timeout(cursor)
+        timeout = self._attempt_timeout(cursor, statement.op)
         if timeout is not None:
             kwargs["timeout"] = timeout
         return sql, kwargs
 
-    def _attempt_timeout(self, cursor: Any) -> float | None:
-        """Seconds the connector may spend on this attempt, when cortex-tune's remaining retry
-        budget is shorter than the connection's ``network_timeout``, or that is unset (a
-        connection opened with the connector's defaults retries a 503 without end)."""
+    def _attempt_timeout(self, cursor: Any, op: str) -> float | None:
+        """Seconds the connector may spend on this attempt of a short request, when
+        cortex-tune's remaining retry budget is shorter than the connection's
+        ``network_timeout``, or that is unset (a connection opened with the connector's
+        defaults retries a 503 without end). Warehouse-sized work is never cut short."""
+        if op not in BOUNDED:
+            return None
         remaining = remaining_budget()
         if remaining is None or not self._accepts(cursor, "timeout"):
             return None
