@@ -86,3 +86,16 @@ def test_read_table_streams_through_the_cursor(engine: Any) -> None:
     cx.sql("CREATE OR REPLACE TABLE NUMS AS SELECT range AS N FROM range(7)")
     batches = list(cx.read_table("NUMS", key="N", batch_size=3))
     assert [[row["N"] for row in batch] for batch in batches] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_connect_params_bound_attempts_but_never_cancel_long_statements() -> None:
+    from cortex_tune._backends.snowflake import connect_params
+
+    params = connect_params(None, {"account": "a", "user": "u", "password": "p"})
+    assert params["paramstyle"] == "qmark"
+    assert params["session_parameters"]["QUERY_TAG"].startswith("cortex-tune/")
+    assert params["socket_timeout"] > 0
+    assert "network_timeout" not in params
+    assert "query_timeout" not in params
+    named = connect_params("prod", {})
+    assert named["connection_name"] == "prod"

@@ -53,7 +53,9 @@ def run_demo(
     started = time.perf_counter()
     cx = cx or Cortex.local(path)
     _say("cortex-tune demo: fine-tune mistral-7b to read support emails, offline on the emulator")
-    _say("(synthetic data; the emulator's model is a nearest-neighbour adapter, see the README)\n")
+    _say(
+        "(synthetic data; the emulator's fine-tuned model is a nearest-centroid stand-in, see the README)\n"
+    )
 
     rows = support_emails()
     cx.sql(LOAD, [json.dumps(rows)])
@@ -69,14 +71,20 @@ def run_demo(
     validation = TrainingData.table(
         "FINE_TUNING_VALIDATION", prompt="BODY", completion="GOLDEN_JSON"
     )
+    report = cx.finetune.check(BASE, training=training, validation=validation, max_epochs=3)
+    trained = report.cost.trained_tokens[0] if report.cost else 0
+    _say(
+        f"2. checked the data in {report.statements} statements: {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings; about {trained:,} trained tokens (estimate)"
+    )
     job = cx.finetune.create(
         MODEL, base_model=BASE, training=training, validation=validation, max_epochs=3
     )
-    _say(f"2. created fine-tuning job {job.id} ({BASE} -> {MODEL}), status {job.status.value}")
+    _say(f"3. created fine-tuning job {job.id} ({BASE} -> {MODEL}), status {job.status.value}")
 
     done = cx.finetune.wait(job.id, progress=progress)
     result = done.training_result
-    _say(f"3. job {done.status.value}: model {done.model}, trained tokens {done.trained_tokens:,}")
+    _say(f"4. job {done.status.value}: model {done.model}, trained tokens {done.trained_tokens:,}")
     if result is not None:
         _say(
             f"   training loss {result.training_loss:.3f}, validation loss {result.validation_loss:.3f}"
@@ -86,9 +94,9 @@ def run_demo(
 
     cx.sql(EVALUATE, [done.model])
     n, truck, location = cx.sql(ACCURACY)[0]
-    _say(f"4. answered {n} validation emails with COMPLETE in one statement")
+    _say(f"5. answered {n} validation emails with COMPLETE in one statement")
     _say(
-        f"5. accuracy (EQUAL_NULL, as in the guide): truck {float(truck):.0%}, location {float(location):.0%}"
+        f"6. accuracy (EQUAL_NULL, as in the guide): truck {float(truck):.0%}, location {float(location):.0%}"
     )
 
     sample = next(r for r in rows if r["ID"] % 10 >= 8)
@@ -97,6 +105,7 @@ def run_demo(
     elapsed = time.perf_counter() - started
     _say(f"\ndone in {elapsed:.1f} s. Next: README.md, examples/, and `cortex-tune --help`.")
     return {
+        "checked": report.ok,
         "job_id": done.id,
         "status": done.status.value,
         "trained_tokens": done.trained_tokens,
