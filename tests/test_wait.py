@@ -153,3 +153,25 @@ def test_ctrl_c_stops_waiting_without_cancelling(cx: Cortex, fake: FakeBackend) 
     assert "finetune.cancel" not in fake.ops()
     fake.clock.advance(3600)
     assert cx.finetune.describe(job.id).status is JobStatus.SUCCESS
+
+
+def test_notebook_without_widgets_falls_back_to_a_text_bar(
+    cx: Cortex, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+    import types
+
+    from cortex_tune import _progress
+
+    class Shell:
+        def __init__(self) -> None:
+            self.config = {"IPKernelApp": {}}
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: Shell()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed
+    assert _progress.in_notebook()
+    job = cx.finetune.wait(_create(cx).id)  # progress=None: a bar, because this is a kernel
+    assert job.succeeded
+    assert "100%" in capsys.readouterr().err

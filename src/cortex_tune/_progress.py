@@ -41,14 +41,18 @@ class _Callback:
 
 
 class _Bar:
-    """A tqdm bar in percent of job progress (tqdm.auto picks the notebook widget)."""
+    """A tqdm bar in percent of job progress: the widget in a notebook, text elsewhere."""
 
     def __init__(self, notebook: bool) -> None:
-        if notebook:
-            from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
-        self.bar = tqdm(
+        from tqdm import tqdm
+
+        bar_class: Any = tqdm
+        if notebook and _widgets_available():
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            bar_class = notebook_tqdm
+        self.notebook = bar_class is not tqdm
+        self.bar = bar_class(
             total=100, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}"
         )
         self.last_status: str | None = None
@@ -64,6 +68,15 @@ class _Bar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _widgets_available() -> bool:
+    """tqdm's notebook bar needs ipywidgets; a kernel without it gets the text bar."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def in_notebook() -> bool:
