@@ -162,11 +162,30 @@ def bench_emulator(rows: int = 10_000) -> None:
     )
 
 
+# -- 6, 7. over the real connector (benchmarks/wire_bench.py) -------------------------------------
+
+
+def bench_batch() -> None:
+    """complete_many against one complete() per prompt, real connector, added latency."""
+    import wire_bench
+
+    wire_bench.bench_batch(report)
+
+
+def bench_memory() -> None:
+    """Peak client RSS reading 1,000,000 rows with read_table, against fetchall()."""
+    import wire_bench
+
+    wire_bench.bench_memory(report)
+
+
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "overhead": bench_overhead,
     "polling": bench_polling,
     "import": bench_import,
     "emulator": bench_emulator,
+    "batch": bench_batch,
+    "memory": bench_memory,
 }
 
 

@@ -11,7 +11,7 @@ Example:
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune import pipelines, sql
+from cortex_tune import sql
 from cortex_tune._backends.base import Backend, Result
 from cortex_tune._batch import BatchResult, TableRunSummary
 from cortex_tune._client import Cortex
@@ -66,11 +66,13 @@ from cortex_tune._version import __version__
 from cortex_tune.sql import Statement
 
 if TYPE_CHECKING:
+    from cortex_tune import pipelines
     from cortex_tune._backends.fake import FakeBackend
     from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
 
 # The emulator and the test doubles load on first use, to keep `import cortex_tune` light.
 _LAZY = {
+    "pipelines": "cortex_tune.pipelines",
     "FakeBackend": "cortex_tune._backends.fake",
     "ModelRequest": "cortex_tune._emulator.models",
     "OpenAIEndpoint": "cortex_tune._emulator.models",
@@ -81,7 +83,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cortex_tune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    value = loaded if module.endswith("." + name) else getattr(loaded, name)
     globals()[name] = value
     return value
 
