@@ -158,3 +158,13 @@ def test_every_command_has_help_text() -> None:
                     f"{command.name} --{param.name} has no help"
                 )
         stack.extend(getattr(command, "commands", {}).values())
+
+
+def test_check_reports_and_exits_6_on_errors(run) -> None:  # type: ignore[no-untyped-def]
+    _table(run)
+    good = run("--json", "check", "-m", "mistral-7b", "-t", "SELECT * FROM T")
+    assert good.exit_code == 0, good.output
+    assert json.loads(good.stdout)["base_model"] == "mistral-7b"
+    bad = run("check", "-m", "mistral-7b", "-t", "SELECT PROMPT FROM T")
+    assert bad.exit_code == cli.EXIT_CHECK
+    assert "missing-columns" in bad.stdout

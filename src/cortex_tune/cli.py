@@ -270,6 +270,38 @@ def create(
 
 
 @app.command()
+def check(
+    ctx: typer.Context,
+    base_model: str = typer.Option(..., "--base-model", "-m", help="e.g. mistral-7b, llama3.1-8b."),
+    training: str = typer.Option(
+        ..., "--training", "-t", help="A query yielding prompt and completion."
+    ),
+    validation: str = typer.Option(None, "--validation", help="A validation query (optional)."),
+    max_epochs: int = typer.Option(None, "--max-epochs", help="1 to 10; default: Cortex decides."),
+    server_tokens: bool = typer.Option(
+        False,
+        "--server-tokens",
+        help="Count tokens with Cortex (billed compute) instead of estimating.",
+    ),
+) -> None:
+    """Check training data before creating a job (no Cortex credits); exit 6 on errors."""
+    try:
+        with _client(ctx) as cx:
+            report = cx.finetune.check(
+                base_model,
+                training=training,
+                validation=validation,
+                max_epochs=max_epochs,
+                server_tokens=server_tokens,
+            )
+    except Exception as exc:
+        _fail(ctx, exc)
+    _emit(ctx, report.to_dict(), str(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_CHECK)
+
+
+@app.command()
 def complete(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="A Cortex model or a fine-tuned model's name."),
