@@ -84,4 +84,4 @@ def test_split_is_the_guides_mod_split() -> None:
     assert train.to_sql().endswith("WHERE MOD(ID, 10) < 8")
     assert validation.to_sql().endswith("WHERE MOD(ID, 10) >= 8")
     with pytest.raises(ValueError, match="train"):
-        pipelines.split("P", key="ID", train=0.85)
+        pipelines.split("P", key="ID", train=1.5)

@@ -7,7 +7,6 @@ checks spend no fine-tuning credits; the base-model check asks for one token of 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -196,8 +195,3 @@ def doctor(cx: Cortex) -> DoctorReport:
             if name == "connection":
                 break
     return DoctorReport(checks)
-
-
-def report_json(report: DoctorReport) -> str:
-    """The report as one JSON document."""
-    return json.dumps(report.to_dict(), indent=2, sort_keys=True)

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from cortex_tune._version import __version__
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_JOB_FAILED, EXIT_JOB_CANCELLED, EXIT_TIMEOUT, EXIT_CHECK, EXIT_CONNECTION = 3, 4, 5, 6, 7
@@ -118,6 +121,15 @@ def _fail(ctx: typer.Context, exc: BaseException) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _run(ctx: typer.Context, action: Callable[[Any], T]) -> T:
+    """Open the client, run ``action`` on it and close it; an error exits with its code."""
+    try:
+        with _client(ctx) as cx:
+            return action(cx)
+    except Exception as exc:
+        _fail(ctx, exc)
+
+
 def _emit(ctx: typer.Context, data: Any, text: str) -> None:
     if _settings(ctx).json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
@@ -160,11 +172,7 @@ def _job_exit(job: Any) -> None:
 @jobs_app.command("list")
 def jobs_list(ctx: typer.Context) -> None:
     """List fine-tuning jobs (FINETUNE('SHOW'))."""
-    try:
-        with _client(ctx) as cx:
-            jobs = cx.finetune.list()
-    except Exception as exc:
-        _fail(ctx, exc)
+    jobs = _run(ctx, lambda cx: cx.finetune.list())
     lines = [f"{'ID':<44} {'STATUS':<12} {'BASE MODEL':<14} CREATED"]
     lines += [
         f"{j.id:<44} {j.status_raw or j.status.value:<12} {j.base_model or '':<14} {j.created_on or ''}"
@@ -178,22 +186,14 @@ def jobs_describe(
     ctx: typer.Context, job_id: str = typer.Argument(..., help="The job id.")
 ) -> None:
     """Show one job in full (FINETUNE('DESCRIBE', ID))."""
-    try:
-        with _client(ctx) as cx:
-            job = cx.finetune.describe(job_id)
-    except Exception as exc:
-        _fail(ctx, exc)
+    job = _run(ctx, lambda cx: cx.finetune.describe(job_id))
     _emit(ctx, _job_dict(job), _job_text(job))
 
 
 @jobs_app.command("cancel")
 def jobs_cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="The job id.")) -> None:
     """Cancel a job (FINETUNE('CANCEL', ID)) and show its state."""
-    try:
-        with _client(ctx) as cx:
-            job = cx.finetune.cancel(job_id)
-    except Exception as exc:
-        _fail(ctx, exc)
+    job = _run(ctx, lambda cx: cx.finetune.cancel(job_id))
     _emit(ctx, _job_dict(job), _job_text(job))
 
 
@@ -204,11 +204,7 @@ def jobs_wait(
     timeout: float = typer.Option(None, help="Give up after this many seconds (exit 5)."),
 ) -> None:
     """Wait for a job to end; exit 0 on SUCCESS, 3 on ERROR, 4 on CANCELLED, 5 on timeout."""
-    try:
-        with _client(ctx) as cx:
-            job = cx.finetune.wait(job_id, timeout=timeout, progress=_progress(ctx))
-    except Exception as exc:
-        _fail(ctx, exc)
+    job = _run(ctx, lambda cx: cx.finetune.wait(job_id, timeout=timeout, progress=_progress(ctx)))
     _emit(ctx, _job_dict(job), _job_text(job))
     _job_exit(job)
 
@@ -247,23 +243,19 @@ def create(
     timeout: float = typer.Option(None, help="With --wait: give up after this many seconds."),
 ) -> None:
     """Create a fine-tuning job (FINETUNE('CREATE', ...)); print its id (and state with --wait)."""
-    try:
-        with _client(ctx) as cx:
-            kwargs: dict[str, Any] = {}
-            if no_check:
-                kwargs["check"] = False
-            job = cx.finetune.create(
-                name,
-                base_model=base_model,
-                training=training,
-                validation=validation,
-                max_epochs=max_epochs,
-                **kwargs,
-            )
-            if wait:
-                job = cx.finetune.wait(job.id, timeout=timeout, progress=_progress(ctx))
-    except Exception as exc:
-        _fail(ctx, exc)
+
+    def run(cx: Any) -> Any:
+        job = cx.finetune.create(
+            name,
+            base_model=base_model,
+            training=training,
+            validation=validation,
+            max_epochs=max_epochs,
+            check=not no_check,
+        )
+        return cx.finetune.wait(job.id, timeout=timeout, progress=_progress(ctx)) if wait else job
+
+    job = _run(ctx, run)
     _emit(ctx, _job_dict(job), _job_text(job) if wait else job.id)
     if wait:
         _job_exit(job)
@@ -285,17 +277,16 @@ def check(
     ),
 ) -> None:
     """Check training data before creating a job (no Cortex credits); exit 6 on errors."""
-    try:
-        with _client(ctx) as cx:
-            report = cx.finetune.check(
-                base_model,
-                training=training,
-                validation=validation,
-                max_epochs=max_epochs,
-                server_tokens=server_tokens,
-            )
-    except Exception as exc:
-        _fail(ctx, exc)
+    report = _run(
+        ctx,
+        lambda cx: cx.finetune.check(
+            base_model,
+            training=training,
+            validation=validation,
+            max_epochs=max_epochs,
+            server_tokens=server_tokens,
+        ),
+    )
     _emit(ctx, report.to_dict(), str(report))
     if not report.ok:
         raise typer.Exit(EXIT_CHECK)
@@ -313,18 +304,17 @@ def complete(
 ) -> None:
     """Complete a prompt (COMPLETE / AI_COMPLETE) and print the answer."""
     text = sys.stdin.read() if prompt == "-" else prompt
-    try:
-        with _client(ctx) as cx:
-            answer = cx.complete(
-                model,
-                text,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                guardrails=guardrails,
-            )
-    except Exception as exc:
-        _fail(ctx, exc)
+    answer = _run(
+        ctx,
+        lambda cx: cx.complete(
+            model,
+            text,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            guardrails=guardrails,
+        ),
+    )
     data = answer.model_dump(mode="json", exclude={"raw", "parsed"})
     _emit(ctx, data, answer.text)
 
@@ -335,22 +325,14 @@ def sql(
     statement: str = typer.Argument(..., help="One SQL statement (use --local for the emulator)."),
 ) -> None:
     """Run one SQL statement and print its rows (handy on the emulator: --local)."""
-    try:
-        with _client(ctx) as cx:
-            rows = cx.sql(statement)
-    except Exception as exc:
-        _fail(ctx, exc)
+    rows = _run(ctx, lambda cx: cx.sql(statement))
     _emit(ctx, [list(r) for r in rows], "\n".join("\t".join(str(v) for v in r) for r in rows))
 
 
 @app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check the connection is ready for Cortex, one line per check with a remedy."""
-    try:
-        with _client(ctx) as cx:
-            report = cx.doctor()
-    except Exception as exc:
-        _fail(ctx, exc)
+    report = _run(ctx, lambda cx: cx.doctor())
     _emit(ctx, report.to_dict(), str(report))
     if not report.ok:
         raise typer.Exit(EXIT_CONNECTION if report.checks[0].state == "fail" else EXIT_ERROR)

@@ -22,6 +22,7 @@ from typing import Any
 
 from cortex_tune._batch import TableRunSummary
 from cortex_tune._client import Cortex
+from cortex_tune._datasets import split as split_data
 from cortex_tune._evaluate import EvalReport
 from cortex_tune._identifiers import quote_column, validate_name
 from cortex_tune._models import FineTuneJob, JobStatus
@@ -167,12 +168,8 @@ def build_training_table(
 def split(prefix: str, *, key: str, train: float = 0.8) -> tuple[TrainingData, TrainingData]:
     """Training and validation halves of ``<prefix>_DATA``: ``MOD(key, 10) < 8`` for 0.8."""
     _, _, data = _tables(prefix)
-    buckets = round(train * 10)
-    if not 1 <= buckets <= 9 or abs(train * 10 - buckets) > 1e-9:
-        raise ValueError(f"train must be one of 0.1, 0.2, ... 0.9, not {train!r}")
-    k = quote_column(key)
     whole = TrainingData.table(data, prompt="PROMPT", completion="COMPLETION")
-    return whole.filter(f"MOD({k}, 10) < {buckets}"), whole.filter(f"MOD({k}, 10) >= {buckets}")
+    return split_data(whole, by=key, train=train)
 
 
 def train(
