@@ -99,3 +99,11 @@ def test_connect_params_bound_attempts_but_never_cancel_long_statements() -> Non
     assert "query_timeout" not in params
     named = connect_params("prod", {})
     assert named["connection_name"] == "prod"
+
+
+@pytest.mark.parametrize("paramstyle", ["qmark", "numeric", "pyformat", "format"])
+def test_statements_without_values_reach_the_server_untouched(engine: Any, paramstyle: str) -> None:
+    # A statement with no bound values (e.g. FINETUNE with literals) keeps its `?` and `%`.
+    conn = engine.connect(database="DB", schema="PUBLIC", paramstyle=paramstyle)
+    cx = Cortex.from_connection(conn)
+    assert cx.sql("SELECT '100% sure? %s :1' AS A") == [("100% sure? %s :1",)]

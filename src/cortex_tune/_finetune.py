@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from cortex_tune import _rules
@@ -23,6 +24,7 @@ from cortex_tune._parsing import parse_job, parse_job_id, parse_jobs
 from cortex_tune._preflight import PreflightReport, run_check, runs_sql
 from cortex_tune._preflight_sql import PREFLIGHT_OP
 from cortex_tune._progress import ProgressOption
+from cortex_tune._statement import Statement
 from cortex_tune._training_data import TrainingData
 from cortex_tune._wait import PollSchedule, wait_for
 from cortex_tune.sql import (
@@ -34,6 +36,7 @@ from cortex_tune.sql import (
 )
 
 if TYPE_CHECKING:
+    from cortex_tune._backends.base import Result
     from cortex_tune._client import Cortex
 
 log = logging.getLogger("cortex_tune")
@@ -43,6 +46,17 @@ log = logging.getLogger("cortex_tune")
 _RECONCILE_WINDOW = dt.timedelta(hours=1)
 #: At most this many recent jobs are described when looking for a request marker.
 _RECONCILE_LIMIT = 50
+#: How a refusal of bound arguments reads (Snowflake documents no text for it: these are the
+#: forms its compiler uses for arguments that must be constants, and bind-variable refusals).
+_BIND_REFUSAL = re.compile(
+    r"needs to be (a )?constant|must be (a )?constant|bind variable|bindings? (is|are) not",
+    re.I,
+)
+
+
+def refuses_bound_arguments(error: CortexError) -> bool:
+    """Whether ``error`` is Snowflake refusing a statement because an argument was bound."""
+    return isinstance(error, QueryError) and bool(_BIND_REFUSAL.search(error.message))
 
 
 class FineTune:
@@ -50,6 +64,8 @@ class FineTune:
 
     def __init__(self, client: Cortex) -> None:
         self._client = client
+        #: True once the account refused a bound FINETUNE argument: literals from then on.
+        self._literals = False
 
     def create(
         self,
@@ -95,14 +111,19 @@ class FineTune:
                 f"base model {base_model} is deprecated", DeprecationWarning, stacklevel=2
             )
         marker = new_marker()
-        statement = finetune_create_sql(
-            name,
-            base_model=base_model,
-            training=training,
-            validation=validation,
-            max_epochs=max_epochs,
-            marker=marker,
-        )
+
+        def build(literals: bool) -> Statement:
+            return finetune_create_sql(
+                name,
+                base_model=base_model,
+                training=training,
+                validation=validation,
+                max_epochs=max_epochs,
+                marker=marker,
+                literals=literals,
+            )
+
+        build(False)  # validate every argument before anything runs
         if check:  # after the arguments are known good, before anything is billed
             self._preflight(base_model, training, validation, max_epochs)
         client = self._client
@@ -111,7 +132,7 @@ class FineTune:
         while True:
             attempt += 1
             try:
-                result = client._execute(statement, retry=False)
+                result = self._run(build, retry=False)
             except TransientError as exc:
                 adopted = self._adopt(marker, started, exc)
                 if adopted is not None:
@@ -226,6 +247,27 @@ class FineTune:
                 op=PREFLIGHT_OP,
             )
 
+    def _run(self, build: Callable[[bool], Statement], *, retry: bool = True) -> Result:
+        """Run a FINETUNE statement with bound arguments, or with literals on an account that
+        refuses binds there (Snowflake documents FINETUNE with literals only).
+
+        A refusal is a compilation error, so the refused statement did not run and sending
+        it again with literals runs it once. Once refused, this client sends literals only.
+        """
+        if not self._literals:
+            try:
+                return self._client._execute(build(False), retry=retry)
+            except QueryError as exc:
+                if not refuses_bound_arguments(exc):
+                    raise
+                log.warning(
+                    "FINETUNE refused a bound argument (%s); cortex-tune sends FINETUNE "
+                    "arguments as quoted literals from now on",
+                    exc.message,
+                )
+                self._literals = True
+        return self._client._execute(build(True), retry=retry)
+
     def _adopt(self, marker: str, started: float, cause: CortexError) -> FineTuneJob | None:
         """After an ambiguous CREATE failure: the job carrying ``marker``, or None if none does."""
         try:
@@ -275,7 +317,7 @@ class FineTune:
         Raises:
             JobNotFoundError: No job has that id.
         """
-        result = self._client._execute(finetune_describe_sql(job_id))
+        result = self._run(lambda literals: finetune_describe_sql(job_id, literals=literals))
         return parse_job(result.scalar())
 
     def list(self) -> list[JobSummary]:
@@ -292,7 +334,7 @@ class FineTune:
         job is not an error.
         """
         try:
-            self._client._execute(finetune_cancel_sql(job_id))
+            self._run(lambda literals: finetune_cancel_sql(job_id, literals=literals))
         except QueryError:
             job = self.describe(job_id)
             if job.status is JobStatus.CANCELLED:

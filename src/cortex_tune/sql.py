@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from cortex_tune._constants import MARKER_PREFIX
 from cortex_tune._errors import ConfigurationError
 from cortex_tune._identifiers import validate_name
+from cortex_tune._literals import quote_literal
 from cortex_tune._models import Message
 from cortex_tune._schema import to_cortex_schema
 from cortex_tune._sql_batch import (
@@ -55,6 +56,7 @@ __all__ = [
     "finetune_describe_sql",
     "finetune_show_sql",
     "new_marker",
+    "quote_literal",
     "read_table_sql",
     "table_summary_sql",
     "training_query",
@@ -90,11 +92,14 @@ def finetune_create_sql(
     validation: str | TrainingData | None = None,
     max_epochs: int | None = None,
     marker: str | None = None,
+    literals: bool = False,
 ) -> Statement:
     """FINETUNE('CREATE', name, base_model, training [, validation [, options]]).
 
     The options travel as the documented JSON string (``'{"max_epochs": 3}'``); an absent
-    validation query is NULL when options follow it.
+    validation query is NULL when options follow it. With ``literals=True`` the arguments are
+    written as string constants by :func:`quote_literal` instead of bound (for an account that
+    refuses bound FINETUNE arguments; the SQL then depends on the values).
     """
     validate_name(name, what="model name")
     require_text(base_model, "base_model")
@@ -110,10 +115,7 @@ def finetune_create_sql(
         params.append(training_query(validation) if validation is not None else None)
     if max_epochs is not None:
         params.append(json.dumps({"max_epochs": max_epochs}))
-    marks = ", ".join("?" for _ in params)
-    return Statement(
-        f"SELECT SNOWFLAKE.CORTEX.FINETUNE('CREATE', {marks})", tuple(params), "finetune.create"
-    )
+    return _finetune("CREATE", params, "finetune.create", literals=literals)
 
 
 def finetune_show_sql() -> Statement:
@@ -121,18 +123,24 @@ def finetune_show_sql() -> Statement:
     return Statement("SELECT SNOWFLAKE.CORTEX.FINETUNE('SHOW')", (), "finetune.show")
 
 
-def finetune_describe_sql(job_id: str) -> Statement:
+def finetune_describe_sql(job_id: str, *, literals: bool = False) -> Statement:
     """FINETUNE('DESCRIBE', job_id): the full state of one job."""
     require_text(job_id, "job_id")
-    return Statement(
-        "SELECT SNOWFLAKE.CORTEX.FINETUNE('DESCRIBE', ?)", (job_id,), "finetune.describe"
-    )
+    return _finetune("DESCRIBE", [job_id], "finetune.describe", literals=literals)
 
 
-def finetune_cancel_sql(job_id: str) -> Statement:
+def finetune_cancel_sql(job_id: str, *, literals: bool = False) -> Statement:
     """FINETUNE('CANCEL', job_id): stop a job."""
     require_text(job_id, "job_id")
-    return Statement("SELECT SNOWFLAKE.CORTEX.FINETUNE('CANCEL', ?)", (job_id,), "finetune.cancel")
+    return _finetune("CANCEL", [job_id], "finetune.cancel", literals=literals)
+
+
+def _finetune(verb: str, params: list[Param], op: str, *, literals: bool) -> Statement:
+    if literals:
+        args = ", ".join("NULL" if p is None else quote_literal(str(p)) for p in params)
+        return Statement(f"SELECT SNOWFLAKE.CORTEX.FINETUNE('{verb}', {args})", (), op)
+    marks = ", ".join("?" for _ in params)
+    return Statement(f"SELECT SNOWFLAKE.CORTEX.FINETUNE('{verb}', {marks})", tuple(params), op)
 
 
 # -- inference -----------------------------------------------------------------------------------

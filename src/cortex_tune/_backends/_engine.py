@@ -65,6 +65,11 @@ _ARROW_WARNING = "Arrow output on a DB-API result"
 _DUCKDB_DEFAULTS = {"memory", "main", "temp", "system"}
 
 _FINETUNE_ARGS = ["c", "a", "b", "d", "e", "o"]
+#: Stretches of SQL text that are not code: string constants (backslash escapes and doubled
+#: quotes), $$ strings, comments and quoted identifiers.
+_VERBATIM = re.compile(
+    r"""('(?:[^'\\]|\\.|'')*'|\$\$.*?\$\$|/\*.*?\*/|--[^\n]*|"(?:[^"]|"")*")""", re.S
+)
 _CONTEXT = "current_database(), current_schema()"
 
 
@@ -106,6 +111,7 @@ class CortexCursor(FakeSnowflakeCursor):
 
     def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         _quiet_arrow_copy()
+        self._refuse_binds(command, params if params is not None else kwargs.get("binding_params"))
         try:
             return super().execute(command, params, *args, **kwargs)
         except (duckdb.Error, ConnectorError) as exc:
@@ -115,9 +121,31 @@ class CortexCursor(FakeSnowflakeCursor):
             self._sqlstate = error.sqlstate  # type: ignore[assignment]  # fakesnow types it None
             raise error.to_connector_error(str(uuid.uuid4())) from None
 
+    def _inline_variables(self, sql: str) -> str:
+        # Snowflake reads `$name` as a session variable in code only: inside a string
+        # constant, a $$ string, a comment or a quoted identifier it is plain text (fakesnow
+        # substitutes it everywhere, so a literal holding '$A' failed).
+        inline = super()._inline_variables
+        parts = _VERBATIM.split(sql)
+        return "".join(part if i % 2 else inline(part) for i, part in enumerate(parts))
+
+    def _refuse_binds(self, command: str, params: Any) -> None:
+        """Refuse bound FINETUNE arguments when the emulated account takes constants only."""
+        engine = getattr(self._conn, "engine", None)
+        emulator = engine.emulator if engine is not None else None
+        if emulator is None:
+            return
+        try:
+            emulator.check_binds(command, params)
+        except EngineError as exc:
+            raise exc.to_connector_error(str(uuid.uuid4())) from None
+
 
 class CortexConnection(FakeSnowflakeConnection):
     """A fakesnow connection (PEP 249, qmark) on an engine, with the AI_* functions installed."""
+
+    #: The engine whose session this is.
+    engine: Engine | None = None
 
     #: The backend that opened it, kept alive as long as the connection is in use.
     owner: Any = None
@@ -173,6 +201,7 @@ class Engine:
             paramstyle="qmark",
         )
         install_session(conn._duck_conn)
+        conn.engine = self
         return conn
 
     def run_query(

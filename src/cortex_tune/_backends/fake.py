@@ -13,6 +13,7 @@ from cortex_tune._backends.base import Result
 from cortex_tune._constants import MARKER_PREFIX
 from cortex_tune._emulator import Emulator, EngineError, Responder
 from cortex_tune._errors import ConfigurationError
+from cortex_tune._literals import unquote_literal
 from cortex_tune.sql import Statement
 
 _MARKER_RE = re.compile(r"^/\* " + re.escape(MARKER_PREFIX) + r"[0-9a-f]+ \*/ ")
@@ -88,6 +89,8 @@ class FakeBackend:
         pending_seconds: Seconds a job stays PENDING.
         tokens_per_second: Training speed when ``job_duration`` is None.
         default_rows: Rows of synthetic pairs for training queries not given to add_query.
+        finetune_binds: False emulates an account that refuses bound FINETUNE arguments
+            (cortex-tune then sends them as quoted literals).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class FakeBackend:
         pending_seconds: float = 10.0,
         tokens_per_second: float = 1_000.0,
         default_rows: int = 100,
+        finetune_binds: bool = True,
     ) -> None:
         self.clock = clock or FakeClock()
         self.emulator = Emulator(
@@ -106,6 +110,7 @@ class FakeBackend:
             pending_seconds=pending_seconds,
             tokens_per_second=tokens_per_second,
         )
+        self.emulator.accepts_bound_finetune = finetune_binds
         self.statements: list[Statement] = []
         self.default_rows = default_rows
         self._queries: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
@@ -176,6 +181,7 @@ class FakeBackend:
         self._raise_faults(statement, index, after=False)
         query_id = f"01fake00-0000-0000-0000-{next(self._ids):012d}"
         try:
+            self.emulator.check_binds(statement.sql, statement.params)
             value = self._dispatch(statement)
         except EngineError as exc:
             raise exc.to_connector_error(query_id) from None
@@ -195,6 +201,8 @@ class FakeBackend:
     def _dispatch(self, statement: Statement) -> Any:
         op, params = statement.op, list(statement.params)
         emu = self.emulator
+        if op.startswith("finetune.") and not params:
+            params = _literal_args(statement.sql)
         if op.startswith("finetune."):
             verb = op.split(".", 1)[1].upper()
             value = emu.finetune(verb, params, self._run_query)
@@ -222,6 +230,22 @@ class FakeBackend:
             (f"synthetic prompt {i}", f"synthetic completion {i}") for i in range(self.default_rows)
         ]
         return ["PROMPT", "COMPLETION"], list(rows)
+
+
+_LITERAL_ARG = re.compile(r"\s*,\s*(NULL|'(?:[^'\\]|\\.)*')", re.S)
+
+
+def _literal_args(sql: str) -> list[Any]:
+    """The arguments after the verb of a FINETUNE call written with literals (see sql.py)."""
+    # Skip past the verb, a plain literal such as 'CREATE'.
+    pos = sql.index("'", sql.index("(") + 1)
+    pos = sql.index("'", pos + 1) + 1
+    args: list[Any] = []
+    while match := _LITERAL_ARG.match(sql, pos):
+        token = match.group(1)
+        args.append(None if token == "NULL" else unquote_literal(token))
+        pos = match.end()
+    return args
 
 
 def _ai_args(statement: Statement) -> tuple[Any, ...]:

@@ -63,6 +63,8 @@ class LocalBackend:
         pending_seconds: How long a job stays PENDING.
         min_duration: The shortest training time, in seconds.
         duration: When set, every job trains for exactly this many seconds.
+        finetune_binds: False emulates an account that refuses bound FINETUNE arguments
+            (cortex-tune then sends them as quoted literals).
 
     Raises:
         ConfigurationError: fakesnow is not installed, or a name is not a plain identifier.
@@ -79,6 +81,7 @@ class LocalBackend:
         pending_seconds: float = 0.5,
         min_duration: float = 1.0,
         duration: float | None = None,
+        finetune_binds: bool = True,
     ) -> None:
         for what, name in (("database", database), ("schema", schema)):
             if not _SIMPLE_NAME.fullmatch(name):
@@ -97,6 +100,7 @@ class LocalBackend:
             database=self.database,
             schema=self.schema,
         )
+        self.emulator.accepts_bound_finetune = finetune_binds
         self._engine: Engine = engine_module.open_engine(
             self.emulator, self.path, self.database, self.schema
         )

@@ -126,7 +126,7 @@ class SnowflakeBackend:
         try:
             sql, kwargs = self._kwargs(cursor, statement)
             try:
-                cursor.execute(sql, list(statement.params), **kwargs)
+                cursor.execute(sql, list(statement.params) or None, **kwargs)
             except (KeyError, TypeError) as exc:
                 if "_no_retry" not in kwargs:
                     raise
@@ -150,7 +150,7 @@ class SnowflakeBackend:
         cursor = self.connection.cursor()
         try:
             sql, kwargs = self._kwargs(cursor, statement)
-            cursor.execute(sql, list(statement.params), **kwargs)
+            cursor.execute(sql, list(statement.params) or None, **kwargs)
             columns = [d[0] for d in (cursor.description or [])]
             while rows := cursor.fetchmany(batch_size):
                 yield columns, [tuple(r) for r in rows]
@@ -165,7 +165,11 @@ class SnowflakeBackend:
         return name in self._execute_params
 
     def _kwargs(self, cursor: Any, statement: Statement) -> tuple[str, dict[str, Any]]:
-        sql, kwargs = self._adapt(statement.sql, cursor)
+        # A statement without values (e.g. FINETUNE with literals) goes as written: adapting
+        # its placeholders would rewrite `?` and `%` inside its string constants.
+        sql, kwargs = (
+            self._adapt(statement.sql, cursor) if statement.params else (statement.sql, {})
+        )
         # The connector re-sends a query whose answer it lost; for CREATE that can start a
         # second paid job, so cortex-tune turns that off and reconciles by marker instead.
         if statement.op in NOT_RESENT and self._accepts(cursor, "_no_retry"):

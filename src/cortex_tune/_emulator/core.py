@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from cortex_tune._emulator.errors import (
     ERRNO_NOT_FOUND,
     SQLSTATE_NOT_FOUND,
     EngineError,
+    bound_argument_refused,
     invalid_argument,
 )
 from cortex_tune._emulator.jobs import JobRecord, JobStore
@@ -36,6 +38,8 @@ QueryRunner = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 
 _WRAP = 'SELECT "PROMPT", "COMPLETION" FROM ({query})'
 _DEFAULT_EPOCHS = 3
+#: A FINETUNE call with a placeholder among its arguments.
+_BOUND_FINETUNE = re.compile(r"FINETUNE\s*\([^)]*\?", re.I | re.S)
 #: Every tenth row (by position) is held out for validation when no validation query is given.
 _AUTO_SPLIT = 10
 #: The calling session's current (database, schema), set by a SQL engine for one function call.
@@ -78,6 +82,9 @@ class Emulator:
         self.database = database
         self.schema = schema
         self.models: dict[str, Responder] = {}
+        #: False emulates an account that refuses bound FINETUNE arguments (the docs show
+        #: literals only and are silent on binds); cortex-tune then falls back to literals.
+        self.accepts_bound_finetune = True
         self._adapters: dict[str, Adapter] = {}
         self._lock = threading.RLock()
 
@@ -110,6 +117,18 @@ class Emulator:
             yield
         finally:
             _SCOPE.reset(token)
+
+    def check_binds(self, sql: str, params: Any) -> None:
+        """Refuse a FINETUNE call with bound arguments when this account takes constants only.
+
+        Raises:
+            EngineError: ``sql`` calls FINETUNE with a ``?`` placeholder and bound values are
+                refused (see ``accepts_bound_finetune``).
+        """
+        if self.accepts_bound_finetune or not params:
+            return
+        if _BOUND_FINETUNE.search(sql):
+            raise bound_argument_refused("FINETUNE")
 
     def now_ms(self) -> int:
         """The emulator's clock in epoch milliseconds."""

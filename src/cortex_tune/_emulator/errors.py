@@ -12,6 +12,8 @@ ERRNO_INVALID_ARG = 1044
 SQLSTATE_FUNCTION = "P0000"
 SQLSTATE_NOT_FOUND = "02000"
 SQLSTATE_INVALID_ARG = "22023"
+ERRNO_CONSTANT = 2077
+SQLSTATE_COMPILATION = "42601"
 
 _ENCODED = re.compile(r"^\[cortex-emulator (\d+) (\w{5})\] (.*)$", re.S)
 
@@ -54,6 +56,19 @@ def decode(text: str) -> EngineError | None:
     if match is None:
         return None
     return EngineError(match.group(3), errno=int(match.group(1)), sqlstate=match.group(2))
+
+
+def bound_argument_refused(function: str) -> EngineError:
+    """The refusal of an account that takes only constants as ``function``'s arguments.
+
+    Snowflake documents FINETUNE with literal arguments only and is silent on binds; this is
+    the emulator's stand-in for a refusal, so that cortex-tune's literal fallback is tested.
+    """
+    return EngineError(
+        f"SQL compilation error: argument 1 to function {function} needs to be constant, found '?'",
+        errno=ERRNO_CONSTANT,
+        sqlstate=SQLSTATE_COMPILATION,
+    )
 
 
 def unknown_model(name: str) -> EngineError:
