@@ -43,6 +43,7 @@ from sqlglot import exp
 
 from cortex_tune._emulator import Emulator, EngineError
 from cortex_tune._emulator import errors as _errors
+from cortex_tune._emulator.account import Account
 
 #: Every engine that ever had functions registered. DuckDB 2.0 crashes when the connection
 #: that registered a Python function is collected while a cursor can still call it
@@ -112,6 +113,7 @@ class CortexCursor(FakeSnowflakeCursor):
     def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         _quiet_arrow_copy()
         self._refuse_binds(command, params if params is not None else kwargs.get("binding_params"))
+        command, params, kwargs = _show_from_account(self._conn, command, params, kwargs)
         try:
             return super().execute(command, params, *args, **kwargs)
         except (duckdb.Error, ConnectorError) as exc:
@@ -141,14 +143,37 @@ class CortexCursor(FakeSnowflakeCursor):
             raise exc.to_connector_error(str(uuid.uuid4())) from None
 
 
+def _show_from_account(
+    conn: Any, command: str, params: Any, kwargs: dict[str, Any]
+) -> tuple[str, Any, dict[str, Any]]:
+    """The SHOW statements the emulated account answers (account.Account.show), as a SELECT of
+    their documented columns; any other statement is returned unchanged. fakesnow does not know
+    these forms: its parser would log a warning for each and then fail."""
+    engine = getattr(conn, "engine", None)
+    bound = params if params is not None else kwargs.get("binding_params")
+    try:
+        shown = None if engine is None else engine.account.show(command, bound, conn.database)
+    except EngineError as exc:
+        raise exc.to_connector_error(str(uuid.uuid4())) from None
+    if shown is None:
+        return command, params, kwargs
+    columns, rows = shown
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    cell = "NULL" if not rows else "?"
+    row = "(" + ", ".join(f"CAST({cell} AS {kind})" for _, kind in columns) + ")"
+    values = ", ".join([row] * max(len(rows), 1))
+    sql = f"SELECT * FROM (VALUES {values}) AS t({names})" + ("" if rows else " WHERE FALSE")  # noqa: S608
+    rest = {k: v for k, v in kwargs.items() if k != "binding_params"}
+    return sql, [v for r in rows for v in r], rest
+
+
 class CortexConnection(FakeSnowflakeConnection):
     """A fakesnow connection (PEP 249, qmark) on an engine, with the AI_* functions installed."""
 
-    #: The engine whose session this is.
-    engine: Engine | None = None
-
     #: The backend that opened it, kept alive as long as the connection is in use.
     owner: Any = None
+    #: The engine it is a session of (its account answers SHOW GRANTS / SHOW PARAMETERS).
+    engine: Engine | None = None
 
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> CortexCursor:
         return CortexCursor(
@@ -168,6 +193,7 @@ class Engine:
 
     def __init__(self) -> None:
         self.emulator: Emulator | None = None
+        self.account = Account()
         self.database = self.schema = ""
         self.tables: Path | None = None
         self.fs = FakeSnow()
@@ -200,8 +226,8 @@ class Engine:
             db_path=self.tables,
             paramstyle="qmark",
         )
-        install_session(conn._duck_conn)
         conn.engine = self
+        install_session(conn._duck_conn)
         return conn
 
     def run_query(
@@ -225,7 +251,7 @@ class Engine:
 
     def release(self) -> None:
         """Drop every user database (closing database files) and return to the pool."""
-        self.emulator = None
+        self.emulator, self.account = None, Account()
         duck = self.fs.duck_conn
         try:
             for (name,) in duck.execute(_USER_DATABASES).fetchall():
@@ -347,6 +373,17 @@ class _Functions:
         with emu.scope(_scope(db), _scope(sc)):
             return emu.ai_count_tokens(f, m, t) if ai else emu.count_tokens(m, t)
 
+    def account(self, fact: Any, a: Any, b: Any, c: Any, db: Any) -> Any:
+        """A context function answered by the emulated account (see account.Account)."""
+        account, database = self.engine.account, _scope(db)
+        if fact == "CURRENT_ROLE":
+            return account.current_role()
+        if fact == "CURRENT_SECONDARY_ROLES":
+            return account.current_secondary_roles()
+        if fact == "SYS_CONTEXT":
+            return None if None in (a, b, c) else account.sys_context(a, b, c, database)
+        return None if a is None else str(account.is_database_role_in_session(a, database))
+
 
 def install(engine: Engine) -> None:
     """Register the Cortex functions on ``engine`` and create the SNOWFLAKE.CORTEX macros."""
@@ -357,6 +394,7 @@ def install(engine: Engine) -> None:
         ("_cortex_complete", functions.complete, [text] * 3 + [flag] * 2 + [text] * 2, text),
         ("_cortex_ai_complete", functions.ai_complete, [text] * 4 + [flag] * 2 + [text] * 2, text),
         ("_cortex_count_tokens", functions.count_tokens, [flag] + [text] * 5, "BIGINT"),
+        ("_cortex_account", functions.account, [text] * 5, text),
     ):
         # side_effects: DuckDB would otherwise fold a call with constant arguments into one
         # evaluation for a whole table. null_handling: NULL arguments are meaningful here.
@@ -410,11 +448,17 @@ _SESSION_SQL = [
     f"CAST(show_details AS BOOLEAN), CAST(return_error_details AS BOOLEAN), {_CONTEXT})",
     "CREATE OR REPLACE TEMP MACRO AI_COUNT_TOKENS(f, m, t) AS _cortex_count_tokens("
     f"TRUE, CAST(f AS VARCHAR), CAST(m AS VARCHAR), CAST(t AS VARCHAR), {_CONTEXT})",
-    # Session facts that `doctor` asks about: the emulator needs no warehouse, and every
-    # session may use the Cortex functions.
+    # Session facts that `doctor` asks about: the emulator needs no warehouse; roles come from
+    # the emulated account (account.Account), as Snowflake documents each function.
     "CREATE OR REPLACE TEMP MACRO CURRENT_WAREHOUSE() AS 'CORTEX_LOCAL_EMULATOR'",
-    "CREATE OR REPLACE TEMP MACRO IS_DATABASE_ROLE_IN_SESSION(r) AS "
-    "upper(CAST(r AS VARCHAR)) IN ('SNOWFLAKE.CORTEX_USER', 'SNOWFLAKE.AI_FUNCTIONS_USER')",
+    *(
+        f"CREATE OR REPLACE TEMP MACRO {fact}() AS _cortex_account('{fact}', NULL, NULL, NULL, NULL)"
+        for fact in ("CURRENT_ROLE", "CURRENT_SECONDARY_ROLES")
+    ),
+    "CREATE OR REPLACE TEMP MACRO SYS_CONTEXT(n, f, a) AS _cortex_account('SYS_CONTEXT', "
+    "CAST(n AS VARCHAR), CAST(f AS VARCHAR), CAST(a AS VARCHAR), current_database())",
+    "CREATE OR REPLACE TEMP MACRO IS_DATABASE_ROLE_IN_SESSION(r) AS CAST(_cortex_account("
+    "'IS_DATABASE_ROLE_IN_SESSION', CAST(r AS VARCHAR), NULL, NULL, current_database()) AS BOOLEAN)",
 ]
 
 

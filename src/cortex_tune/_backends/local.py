@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cortex_tune._backends.base import Result
 from cortex_tune._emulator import Emulator, Responder
+from cortex_tune._emulator.account import Account
 from cortex_tune._errors import ConfigurationError
 from cortex_tune.sql import Statement
 
@@ -65,6 +66,11 @@ class LocalBackend:
         duration: When set, every job trains for exactly this many seconds.
         finetune_binds: False emulates an account that refuses bound FINETUNE arguments
             (cortex-tune then sends them as quoted literals).
+        account: The emulated account's roles, grants and parameters, as the session sees
+            them (``CURRENT_ROLE()``, ``SYS_CONTEXT``, ``SHOW GRANTS``, ``SHOW PARAMETERS``).
+            The default is a new user's account as Snowflake documents it: SNOWFLAKE.CORTEX_USER
+            and USE AI FUNCTIONS granted to PUBLIC, cross-region inference DISABLED, the model
+            allowlist ``All``, and the current role (SYSADMIN) owning its schemas.
 
     Raises:
         ConfigurationError: fakesnow is not installed, or a name is not a plain identifier.
@@ -82,6 +88,7 @@ class LocalBackend:
         min_duration: float = 1.0,
         duration: float | None = None,
         finetune_binds: bool = True,
+        account: Account | None = None,
     ) -> None:
         for what, name in (("database", database), ("schema", schema)):
             if not _SIMPLE_NAME.fullmatch(name):
@@ -104,6 +111,7 @@ class LocalBackend:
         self._engine: Engine = engine_module.open_engine(
             self.emulator, self.path, self.database, self.schema
         )
+        self.account = self._engine.account = account if account is not None else Account()
         self._tables: Path | None = self._engine.tables
         self._local = threading.local()
         # Weak, so that the finalizer below does not keep the connections (and through them
