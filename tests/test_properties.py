@@ -97,7 +97,7 @@ def test_a_one_megabyte_prompt_round_trips() -> None:
     assert ONE_MB not in fake.statements[-1].sql
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(query=QUERY)
 def test_training_queries_arrive_byte_exact_apart_from_trailing_semicolons(query: str) -> None:
     fake = FakeBackend()
