@@ -47,6 +47,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     error_after: int | None = None  # content chunks sent before an error event
     drop_after: int | None = None  # content chunks sent before the connection is cut
+    end_after: int | None = None  # content chunks sent before the body ends, cleanly, early
     code: str | None = None
 
 
@@ -74,11 +75,13 @@ class ChatFake:
         else:
             self.emulator.register_model(model, responder)
 
-    def fail_next(self, status: int, message: str, *, times: int = 1, **headers: str) -> None:
+    def fail_next(
+        self, status: int, message: str, *, times: int = 1, code: str | None = None, **headers: str
+    ) -> None:
         """Answer the next ``times`` requests with ``status`` and Cortex-style error JSON."""
         extra = {k.replace("_", "-"): v for k, v in headers.items()}
         for _ in range(times):
-            self.faults.append(Fault(status=status, message=message, headers=extra))
+            self.faults.append(Fault(status=status, message=message, headers=extra, code=code))
 
     def error_mid_stream(self, after: int, message: str) -> None:
         """Send ``after`` content chunks of the next stream, then an error event."""
@@ -87,6 +90,10 @@ class ChatFake:
     def drop_mid_stream(self, after: int) -> None:
         """Send ``after`` content chunks of the next stream, then cut the connection."""
         self.faults.append(Fault(drop_after=after))
+
+    def end_mid_stream(self, after: int) -> None:
+        """Send ``after`` content chunks, then end the body properly but with no end of answer."""
+        self.faults.append(Fault(end_after=after))
 
     def reset(self) -> None:
         """A fresh emulator, no faults, no recorded requests, no delay, no credentials."""
@@ -170,7 +177,7 @@ def public_key_fingerprint_of(public_key: Any) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     owner: ChatFake
-    protocol_version = "HTTP/1.0"  # one request per connection; the body ends when it closes
+    protocol_version = "HTTP/1.1"  # streams use chunked transfer encoding, as SSE servers do
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
@@ -193,7 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fault = fake.faults.popleft() if fake.faults else None
         if fault is not None and fault.status:
-            self._json(fault.status, {"message": fault.message}, fault.headers)
+            error = {"message": fault.message, **({"code": fault.code} if fault.code else {})}
+            self._json(fault.status, error, fault.headers)
             return
         try:
             if body.get("stream"):
@@ -213,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("X-Snowflake-Request-ID", "req-fake-0001")
+        self.send_header("Connection", "close")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -221,26 +230,36 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, chunks: list[dict[str, Any]], fault: Fault | None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
         self.end_headers()
         sent = 0
         for chunk in chunks:
             if fault is not None and sent == fault.error_after:
-                error = {"error": {"message": fault.message, "code": "503"}}
-                self._event(error)
+                self._event({"error": {"message": fault.message, "code": "503"}})
+                self._chunk(b"")
                 return
             if fault is not None and sent == fault.drop_after:
+                self.wfile.write(b"400\r\ndata: {")  # a chunk promised, never finished
                 self.wfile.flush()
-                self.connection.shutdown(2)  # cut mid-stream, no [DONE]
+                self.connection.shutdown(2)
+                return
+            if fault is not None and sent == fault.end_after:
+                self._chunk(b"")
                 return
             self._event(chunk)
             if _has_content(chunk):
                 sent += 1
                 if self.owner.token_delay:
                     time.sleep(self.owner.token_delay)
-        self.wfile.write(b"data: [DONE]\n\n")
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
 
     def _event(self, data: dict[str, Any]) -> None:
-        self.wfile.write(b"data: " + json.dumps(data).encode() + b"\n\n")
+        self._chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
+
+    def _chunk(self, payload: bytes) -> None:
+        self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
         self.wfile.flush()
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from cortex_tune._errors import ConfigurationError, CortexError, ResponseParseError
+from cortex_tune._errors import ConfigurationError, CortexError, NetworkError, ResponseParseError
 from cortex_tune._models import Completion, ToolCall
 from cortex_tune._parsing import _with_parsed, parse_usage
 
@@ -88,6 +88,15 @@ class Assembler:
     def text(self) -> str:
         """The text received so far."""
         return "".join(self.parts)
+
+    def check_ended(self) -> None:
+        """Refuse a stream whose body ended before the answer did (no finish reason, no usage):
+        a connection closed early must not pass for a complete answer."""
+        if self.final is None and self.finish_reason is None and self.usage is None:
+            raise NetworkError(
+                "the stream ended before Cortex finished the answer (no finish reason)",
+                op="rest.chat",
+            )
 
     def completion(self) -> Completion[Any]:
         """The completion the events add up to (validated into ``.parsed`` if asked)."""
@@ -219,6 +228,7 @@ class CompletionStream(_Base[T]):
                 text = add(event)
                 if text:
                     return text
+            self._assembler.check_ended()
             self._completion = self._assembler.completion()
         except Exception as exc:
             self.close()
@@ -284,6 +294,7 @@ class AsyncCompletionStream(_Base[T]):
                 text = add(event)
                 if text:
                     return text
+            self._assembler.check_ended()
             self._completion = self._assembler.completion()
         except Exception as exc:
             await self.aclose()
