@@ -111,8 +111,7 @@ def test_mid_stream_error_comes_after_the_deltas_and_is_never_retried(
     received: list[str] = []
     stream = cx.complete("llama3.1-70b", CHAT, stream=True)
     with pytest.raises(ThrottledError):
-        for delta in stream:
-            received.append(delta)
+        received.extend(stream)
     assert "".join(received) == "one two three"
     assert stream.text == "one two three"
     assert len(chat.requests) == 1
