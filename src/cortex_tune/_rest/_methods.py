@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_any
-
-from cortex_tune._errors import ConfigurationError, CortexError, is_transient
+from cortex_tune._errors import ConfigurationError, CortexError
+from cortex_tune._rest._async import AsyncMethods, sql_kwargs
 from cortex_tune._rest._errors import translate_rest
 from cortex_tune._rest._request import Request, build_request, to_chat_messages
 from cortex_tune._rest._routing import Plan, Route, Transport, check_transport, choose
 from cortex_tune._rest._settings import RestSettings
-from cortex_tune._rest._stream import Assembler, AsyncCompletionStream, CompletionStream, Event
+from cortex_tune._rest._stream import Assembler, CompletionStream, Event
 from cortex_tune._rest._tools import (
     Tool,
     ToolLoopError,
@@ -27,7 +25,7 @@ from cortex_tune._rest._tools import (
     with_parsed_calls,
 )
 from cortex_tune._rest._transport import LocalTransport, OpenAITransport
-from cortex_tune._retry import _OutOfBudget, call_with_retries, remaining_budget, retry_after
+from cortex_tune._retry import call_with_retries, remaining_budget
 
 if TYPE_CHECKING:
     from cortex_tune._client import Cortex
@@ -43,7 +41,7 @@ def _client(mixin: RestMethods) -> Cortex:
     return cast("Cortex", mixin)
 
 
-class RestMethods:
+class RestMethods(AsyncMethods):
     """Streaming, tool calling and conversations through Cortex's Chat Completions API."""
 
     _transport_mode: Transport
@@ -214,7 +212,7 @@ class RestMethods:
             if not stream:
                 return None
             whole = _client(self).complete(
-                model, prompt, transport="sql", **_sql_kwargs(options, response_format)
+                model, prompt, transport="sql", **sql_kwargs(options, response_format)
             )
             events = iter([Event(text=whole.text)])
             return CompletionStream(
@@ -323,99 +321,6 @@ class RestMethods:
             translate=lambda exc: self._error(exc, request),
         )
 
-    # -- async -----------------------------------------------------------------------------------
-
-    async def acomplete(
-        self,
-        model: str,
-        prompt: Any,
-        *,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        response_format: Any = None,
-        stream: bool = False,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        transport: Transport | None = None,
-    ) -> Any:
-        """The async twin of ``complete``: ``await`` a :class:`Completion`, or with
-        ``stream=True`` an :class:`AsyncCompletionStream` to read with ``async for``.
-
-        REST and the emulator are awaited natively; a call that routes to SQL runs the
-        blocking connector in a worker thread.
-
-        Example:
-            >>> stream = await cx.acomplete("llama3.1-70b", "Hi", stream=True)  # doctest: +SKIP
-            >>> async for delta in stream:  # doctest: +SKIP
-            ...     print(delta, end="")
-        """
-        from cortex_tune.sql import complete_options
-
-        options = complete_options(temperature=temperature, top_p=top_p, max_tokens=max_tokens)
-        route, _ = self._route(
-            prompt, stream=stream, tools=bool(tools), guardrails=False, transport=transport
-        )
-        if route == "sql":
-            cx = _client(self)
-            kwargs = {**_sql_kwargs(options, response_format), "transport": "sql"}
-            whole = await asyncio.to_thread(lambda: cx.complete(model, prompt, **kwargs))
-            return _async_whole(model, whole) if stream else whole
-        request = self._request(
-            route, model, prompt, options, response_format, tools, tool_choice, stream
-        )
-        known = tools_of(tools or [])
-        chat = self._chat(route)
-        if not stream:
-
-            async def create() -> Completion[Any]:
-                self._trace(request)
-                try:
-                    event = await chat.acreate(request, None)
-                    assembler = self._assembler(request, response_format, known)
-                    assembler.add(event)
-                    return assembler.completion()
-                except Exception as exc:
-                    raise self._error(exc, request) from exc
-
-            return await self._aretrying(create)
-
-        async def open_stream() -> Any:
-            self._trace(request)
-            try:
-                return await chat.aopen(request, None)
-            except Exception as exc:
-                raise self._error(exc, request) from exc
-
-        events, close = await self._aretrying(open_stream)
-        return AsyncCompletionStream(
-            events,
-            self._assembler(request, response_format, known),
-            close=close,
-            transport=route,
-            translate=lambda exc: self._error(exc, request),
-        )
-
-    async def _aretrying(self, fn: Callable[[], Awaitable[T]]) -> T:
-        cx = _client(self)
-        policy, clock, start = cx._retry, cx._now, cx._now()
-
-        def wait(state: Any) -> float:
-            remaining = max(0.0, policy.budget - (clock() - start))
-            return min(max(policy.delay(state.attempt_number), retry_after(state)), remaining)
-
-        retrying = AsyncRetrying(
-            stop=stop_any(
-                stop_after_attempt(max(1, policy.attempts)),
-                _OutOfBudget(clock, start, policy.budget),
-            ),
-            wait=wait,
-            retry=retry_if_exception(lambda e: isinstance(e, CortexError) and is_transient(e)),
-            reraise=True,
-        )
-        result: T = await retrying(fn)
-        return result
-
     # -- tools -----------------------------------------------------------------------------------
 
     def run_tools(
@@ -468,24 +373,3 @@ class RestMethods:
             messages=messages,
             op="rest.tools",
         )
-
-
-def _sql_kwargs(options: Mapping[str, Any], response_format: Any) -> dict[str, Any]:
-    kwargs = {
-        k: options[k] for k in ("temperature", "top_p", "max_tokens", "guardrails") if k in options
-    }
-    kwargs["response_format"] = response_format
-    return kwargs
-
-
-def _async_whole(model: str, whole: Completion[Any]) -> AsyncCompletionStream[Any]:
-    async def events() -> Any:
-        yield Event(text=whole.text)
-
-    return AsyncCompletionStream(
-        events(),
-        Assembler(model, final=whole),
-        close=lambda: None,
-        transport="sql",
-        translate=translate_rest,
-    )
