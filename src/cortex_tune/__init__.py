@@ -15,6 +15,7 @@ from cortex_tune import sql
 from cortex_tune._backends.base import Backend, Result
 from cortex_tune._batch import BatchResult, TableRunSummary
 from cortex_tune._client import Cortex
+from cortex_tune._deprecation import LegacyFunctionWarning
 from cortex_tune._doctor import DoctorReport
 from cortex_tune._errors import (
     AmbiguousCreateError,
@@ -54,10 +55,23 @@ from cortex_tune._models import (
     JobStatus,
     JobSummary,
     Message,
+    ToolCall,
     TrainingResult,
     Usage,
 )
 from cortex_tune._preflight import PreflightReport
+from cortex_tune._rest import (
+    AsyncCompletionStream,
+    CompletionStream,
+    Plan,
+    Request,
+    RestCredentialsError,
+    RestSettings,
+    Tool,
+    ToolLoopError,
+    ToolRun,
+    tool,
+)
 from cortex_tune._retry import RetryPolicy
 from cortex_tune._rules import Finding
 from cortex_tune._sql_batch import Template
@@ -91,12 +105,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AmbiguousCreateError",
+    "AsyncCompletionStream",
     "AuthenticationError",
     "Backend",
     "BatchResult",
     "BudgetExceededError",
     "Comparison",
     "Completion",
+    "CompletionStream",
     "ConfigurationError",
     "ConnectionFailedError",
     "Cortex",
@@ -116,6 +132,7 @@ __all__ = [
     "JobStatus",
     "JobSummary",
     "JobVanishedError",
+    "LegacyFunctionWarning",
     "MaxTokensExceededError",
     "Message",
     "ModelRequest",
@@ -124,10 +141,14 @@ __all__ = [
     "ObjectNotFoundError",
     "OpenAIEndpoint",
     "PermissionDeniedError",
+    "Plan",
     "PreflightError",
     "PreflightReport",
     "QueryError",
+    "Request",
     "ResponseParseError",
+    "RestCredentialsError",
+    "RestSettings",
     "Result",
     "RetryPolicy",
     "SessionExpiredError",
@@ -136,6 +157,10 @@ __all__ = [
     "TableRunSummary",
     "Template",
     "ThrottledError",
+    "Tool",
+    "ToolCall",
+    "ToolLoopError",
+    "ToolRun",
     "TrainingData",
     "TrainingDataError",
     "TrainingResult",
@@ -147,4 +172,5 @@ __all__ = [
     "__version__",
     "pipelines",
     "sql",
+    "tool",
 ]

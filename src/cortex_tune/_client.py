@@ -15,6 +15,7 @@ from cortex_tune._backends.base import Backend, Result
 from cortex_tune._client_batch import BatchMethods
 from cortex_tune._constants import POLL_MIN
 from cortex_tune._datasets import Datasets
+from cortex_tune._deprecation import warn_for
 from cortex_tune._errors import (
     ConnectionFailedError,
     CortexError,
@@ -26,6 +27,7 @@ from cortex_tune._errors import (
 from cortex_tune._finetune import FineTune
 from cortex_tune._models import Completion
 from cortex_tune._parsing import load_json, parse_completion, parse_count
+from cortex_tune._rest import CompletionStream, RestMethods, RestSettings, Transport
 from cortex_tune._retry import RetryPolicy, call_with_retries
 from cortex_tune._statement import Generation
 from cortex_tune.sql import (
@@ -47,7 +49,7 @@ Tracer = Callable[[str, tuple[Any, ...]], None]
 M = TypeVar("M", bound=BaseModel)
 
 
-class Cortex(BatchMethods):
+class Cortex(BatchMethods, RestMethods):
     """A client for Snowflake Cortex fine-tuning and inference.
 
     Build one with :meth:`connect` (connections.toml / ``SNOWFLAKE_*``),
@@ -77,6 +79,11 @@ class Cortex(BatchMethods):
         poll_min: The shortest pause between two DESCRIBE statements in ``wait()``, seconds
             (the emulator's jobs take seconds, so ``Cortex.local`` polls faster).
         secrets: Values to redact from every error message (``connect`` fills it in).
+        transport: ``"auto"`` (default): SQL for single prompts, batches and tables; Cortex's
+            Chat Completions REST API for streaming, tools and conversations when REST is
+            configured. ``"sql"`` or ``"rest"`` force one (also per call).
+        rest: The REST endpoint and credential (``connect`` derives them from the same
+            connection settings), or connector-style parameters for them.
     """
 
     def __init__(
@@ -91,7 +98,10 @@ class Cortex(BatchMethods):
         owns_backend: bool = True,
         poll_min: float = POLL_MIN,
         secrets: Sequence[str] = (),
+        transport: Transport = "auto",
+        rest: RestSettings | Mapping[str, Any] | None = None,
     ) -> None:
+        self._init_rest(transport, rest)
         if functions not in ("auto", "ai", "legacy"):
             raise CortexError(f"functions must be 'auto', 'ai' or 'legacy', not {functions!r}")
         backend_clock = getattr(backend, "clock", None)
@@ -107,6 +117,8 @@ class Cortex(BatchMethods):
         self._owns_backend = owns_backend
         self._poll_min = poll_min
         self._secrets = tuple(s for s in secrets if s)
+        if self._rest_settings is not None:
+            self._secrets += self._rest_settings.secrets
         self.finetune = FineTune(self)
         """Fine-tuning jobs: create, list, describe, cancel, wait, check."""
         self.datasets = Datasets(self)
@@ -129,6 +141,7 @@ class Cortex(BatchMethods):
         options = _pop_client_options(connect_kwargs)
         params = connect_params(connection_name, connect_kwargs)
         secrets = secrets_of(params)
+        options.setdefault("rest", RestSettings.from_params(params))
         import snowflake.connector
 
         try:
@@ -193,6 +206,8 @@ class Cortex(BatchMethods):
             owns_backend=False,
             poll_min=self._poll_min,
             secrets=self._secrets,
+            transport=self._transport_mode,
+            rest=self._rest_settings,
         )
 
     @property
@@ -202,6 +217,7 @@ class Cortex(BatchMethods):
 
     def close(self) -> None:
         """Close the backend if this client owns it (never a caller's connection)."""
+        self._close_rest()
         if self._owns_backend:
             self._backend.close()
 
@@ -224,6 +240,8 @@ class Cortex(BatchMethods):
         check: Callable[[Result], None] | None = None,
     ) -> Result:
         """Run ``statement``: trace, log, translate errors, retry transient failures."""
+
+        warn_for(statement)
 
         def attempt() -> Result:
             if self._tracer is not None:
@@ -331,7 +349,28 @@ class Cortex(BatchMethods):
         top_p: float | None = ...,
         max_tokens: int | None = ...,
         guardrails: bool | None = ...,
+        response_format: Any = ...,
+        stream: Literal[True],
+        tools: Sequence[Any] | None = ...,
+        tool_choice: Any = ...,
+        transport: Transport | None = ...,
+    ) -> CompletionStream[Any]: ...
+
+    @overload
+    def complete(
+        self,
+        model: str,
+        prompt: PromptInput,
+        *,
+        temperature: float | None = ...,
+        top_p: float | None = ...,
+        max_tokens: int | None = ...,
+        guardrails: bool | None = ...,
         response_format: type[M],
+        stream: Literal[False] = ...,
+        tools: Sequence[Any] | None = ...,
+        tool_choice: Any = ...,
+        transport: Transport | None = ...,
     ) -> Completion[M]: ...
 
     @overload
@@ -345,6 +384,10 @@ class Cortex(BatchMethods):
         max_tokens: int | None = ...,
         guardrails: bool | None = ...,
         response_format: Mapping[str, Any] | None = ...,
+        stream: Literal[False] = ...,
+        tools: Sequence[Any] | None = ...,
+        tool_choice: Any = ...,
+        transport: Transport | None = ...,
     ) -> Completion[Any]: ...
 
     def complete(
@@ -357,7 +400,11 @@ class Cortex(BatchMethods):
         max_tokens: int | None = None,
         guardrails: bool | None = None,
         response_format: Any = None,
-    ) -> Completion[Any]:
+        stream: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        transport: Transport | None = None,
+    ) -> Completion[Any] | CompletionStream[Any]:
         """Complete a prompt or a conversation with a base or fine-tuned model.
 
         A plain prompt with no options runs ``COMPLETE(model, prompt)``; a conversation or
@@ -372,6 +419,13 @@ class Cortex(BatchMethods):
             max_tokens: Most tokens to generate.
             guardrails: Filter unsafe answers with Cortex Guard.
             response_format: A pydantic model class or a JSON schema for structured output.
+            stream: Return a :class:`CompletionStream` of text deltas ending with the
+                Completion (Chat Completions API; over SQL, the whole answer as one delta).
+            tools: Functions or pydantic models the model may call (Chat Completions API);
+                the calls come back typed on ``.tool_calls`` (see also :meth:`run_tools`).
+            tool_choice: ``"auto"``, ``"required"``, ``"none"`` or a named function.
+            transport: ``"auto"``, ``"sql"`` or ``"rest"`` for this call; see
+                :meth:`plan_complete` for which one a call would use, and why.
 
         Raises:
             UnknownModelError, ThrottledError, MaxTokensExceededError, StructuredOutputError,
@@ -387,6 +441,18 @@ class Cortex(BatchMethods):
             guardrails=guardrails,
             response_format=response_format,
         )
+        routed = self._routed(
+            model,
+            prompt,
+            options=options,
+            response_format=response_format,
+            stream=stream,
+            tools=tools,
+            tool_choice=tool_choice,
+            transport=transport,
+        )
+        if routed is not None:
+            return routed  # type: ignore[no-any-return]
         to_messages(prompt)  # validate before any I/O
 
         def run(generation: Generation) -> Completion[Any]:
@@ -442,6 +508,8 @@ def _pop_client_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 @dataclasses.dataclass
 class _ClientOptions:
     functions: Functions = "auto"
+    transport: Transport = "auto"
+    rest: RestSettings | Mapping[str, Any] | None = None
     retry: RetryPolicy | None = None
     tracer: Tracer | None = None
     poll_min: float = POLL_MIN

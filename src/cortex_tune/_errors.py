@@ -4,7 +4,8 @@
 
     CortexError                         every error cortex-tune raises
     ├── ConfigurationError              bad arguments or settings, raised before any I/O
-    │   └── InvalidIdentifierError      a model, table or column name Snowflake would refuse
+    │   ├── InvalidIdentifierError      a model, table or column name Snowflake would refuse
+    │   └── RestCredentialsError        no account URL or credential for the REST API (_rest)
     ├── ConnectionFailedError           cannot reach or log in to Snowflake
     │   ├── AuthenticationError         wrong credentials, or access refused
     │   └── SessionExpiredError         the session or its token expired
@@ -29,6 +30,7 @@
     ├── AmbiguousCreateError            a CREATE may or may not have run, and no job proves either
     ├── JobFailedError                  wait(raise_on_error=True) saw ERROR
     │   └── JobCancelledError           ... or CANCELLED
+    ├── ToolLoopError                   run_tools() reached its step limit (_rest)
     └── WaitTimeoutError                wait() ran out of time (the job goes on)
 
 Every error carries ``op`` (the statement kind), ``query_id``, ``errno``, ``sqlstate`` and a

@@ -205,6 +205,21 @@ class Message(_Model):
         return cls(role="assistant", content=content)
 
 
+class ToolCall(_Model):
+    """A tool the model asked to call (Chat Completions ``tool_calls``)."""
+
+    id: str
+    """The call's id; the tool's answer refers to it (``tool_call_id``)."""
+    name: str
+    """The tool's (function's) name."""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """The arguments, decoded from the model's JSON."""
+    arguments_json: str = "{}"
+    """The arguments exactly as the model wrote them."""
+    parsed: Any = None
+    """The arguments validated into the tool's pydantic model, when the tool has one."""
+
+
 class Completion(_Model, Generic[T]):
     """The answer of one COMPLETE / AI_COMPLETE call.
 
@@ -224,6 +239,10 @@ class Completion(_Model, Generic[T]):
     """The JSON value for structured output, before validation into ``parsed``."""
     parsed: T | None = None
     """The structured output validated into the response_format model."""
+    finish_reason: str | None = None
+    """Why generation stopped (``stop``, ``length``, ``tool_calls``...), when Cortex said so."""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """Tools the model asked to call (Chat Completions API with ``tools=``)."""
     raw: Any = Field(default=None, repr=False, exclude=True)
     """The value as received."""
 

@@ -71,7 +71,16 @@ class _OutOfBudget(stop_base):
         self.clock, self.start, self.budget = clock, start, budget
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.clock() - self.start >= self.budget
+        # A server that asks for a pause longer than the budget left is not asked again.
+        after = retry_after(retry_state)
+        return self.clock() - self.start + after >= self.budget
+
+
+def retry_after(state: RetryCallState) -> float:
+    """The pause the failed attempt's error asks for (``retry_after``, e.g. HTTP Retry-After)."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    after = getattr(error, "retry_after", None)
+    return float(after) if isinstance(after, (int, float)) and after > 0 else 0.0
 
 
 def call_with_retries(
@@ -92,7 +101,7 @@ def call_with_retries(
 
     def wait(state: RetryCallState) -> float:
         remaining = max(0.0, policy.budget - (clock() - start))
-        return min(policy.delay(state.attempt_number), remaining)
+        return min(max(policy.delay(state.attempt_number), retry_after(state)), remaining)
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None and state.next_action is not None:

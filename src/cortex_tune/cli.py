@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from cortex_tune import _cli_chat
 from cortex_tune._version import __version__
 
 T = TypeVar("T")
@@ -301,9 +302,14 @@ def complete(
     top_p: float = typer.Option(None, "--top-p", help="0 to 1."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Most tokens to generate."),
     guardrails: bool = typer.Option(None, "--guardrails/--no-guardrails", help="Cortex Guard."),
+    stream: bool = typer.Option(False, "--stream", help="Print tokens as they come (REST)."),
 ) -> None:
-    """Complete a prompt (COMPLETE / AI_COMPLETE) and print the answer."""
+    """Complete a prompt (COMPLETE / AI_COMPLETE, or REST with --stream) and print the answer."""
     text = sys.stdin.read() if prompt == "-" else prompt
+    if stream:
+        options = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
+        _cli_chat.stream_complete(ctx, model, text, guardrails=guardrails, **options)
+        return
     answer = _run(
         ctx,
         lambda cx: cx.complete(
@@ -353,6 +359,9 @@ def demo(
 def version() -> None:
     """Print the cortex-tune version."""
     typer.echo(__version__)
+
+
+_cli_chat.register(app)
 
 
 def _expand_local(args: list[str]) -> list[str]:
