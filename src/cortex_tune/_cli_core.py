@@ -13,6 +13,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NoReturn
 
 import typer
@@ -124,7 +125,8 @@ def emit(settings: Settings, data: Any, text: str) -> None:
     if settings.json:
         if settings.emitted:
             raise RuntimeError("a run prints one JSON document")
-        settings.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        text = json.dumps(data, indent=2, sort_keys=True, default=_json_value)
+        settings.stdout.write(text + "\n")
         settings.stdout.flush()
         settings.emitted = True
     else:
@@ -147,6 +149,17 @@ class CommandLineError(Exception):
     def format_message(self) -> str:
         """The message, as click's usage errors spell it."""
         return str(self)
+
+
+def _json_value(value: Any) -> Any:
+    """Decimals as JSON numbers when that loses nothing (else text); dates in ISO 8601."""
+    if isinstance(value, Decimal) and value.is_finite():
+        if value == value.to_integral_value():
+            return int(value)
+        if Decimal(repr(float(value))) == value:
+            return float(value)
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if callable(isoformat) else str(value)
 
 
 def usage_error(message: str, *, where: str = "cortex-tune") -> NoReturn:
