@@ -172,6 +172,11 @@ def test_sql_json_rows_are_objects_keyed_by_column(run: Run) -> None:
     ]
 
 
+def test_sql_json_numbers_stay_numbers_when_exact(run: Run) -> None:
+    rows = run.json("sql", "SELECT 0.5 AS X, 10.00 AS Y, 0.1 AS Z, '2024-01-02'::DATE AS D")
+    assert rows == [{"X": 0.5, "Y": 10, "Z": 0.1, "D": "2024-01-02"}]
+
+
 @pytest.mark.parametrize(
     "statement",
     ["SELECT 1; SELECT 2", "SELECT 1;\nSELECT 2;", "CREATE TABLE X (A INT); DROP TABLE T"],
