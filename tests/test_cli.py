@@ -19,7 +19,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     store = str(tmp_path / "store")
 
     def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli.app, cli._expand_local(["--local", store, *args]), input=stdin)
+        return runner.invoke(cli.app, ["--local", store, *args], input=stdin)
 
     return invoke
 
@@ -133,15 +133,6 @@ def test_connection_failure_exits_7() -> None:
     )
     assert result.exit_code == cli.EXIT_CONNECTION
     assert "definitely-not-configured" in result.stderr
-
-
-def test_local_flag_before_a_command_uses_the_default_path() -> None:
-    assert cli._expand_local(["--local", "jobs", "list"]) == [
-        "--local=.cortex-local",
-        "jobs",
-        "list",
-    ]
-    assert cli._expand_local(["--local", "/data", "jobs"]) == ["--local", "/data", "jobs"]
 
 
 def test_every_command_has_help_text() -> None:

@@ -12,17 +12,18 @@ from typing import Any
 
 import typer
 
+from cortex_tune._cli_core import Command, emit, settings_of, usage_error
+
 
 def client(ctx: typer.Context) -> Any:
     """The client for streaming commands: local, REST when configured, else SQL."""
-    from cortex_tune import cli
     from cortex_tune._backends.snowflake import connect_params
     from cortex_tune._client import Cortex
     from cortex_tune._rest import RestSettings
 
-    settings = cli._settings(ctx)
-    if settings.local is not None:
-        return Cortex.local(settings.local or None)
+    settings = settings_of(ctx)
+    if settings.local_path is not None:
+        return Cortex.local(settings.local_path)
     params = connect_params(settings.connection, {})
     if RestSettings.from_params(params).ready:
         return Cortex.rest(settings.connection)
@@ -31,20 +32,20 @@ def client(ctx: typer.Context) -> Any:
 
 def stream_complete(ctx: typer.Context, model: str, text: str, **options: Any) -> None:
     """Print a completion's tokens as they arrive (``--json``: the final completion)."""
-    from cortex_tune import cli
+    settings = settings_of(ctx)
 
     def run(cx: Any) -> Any:
         with cx.complete(model, text, stream=True, **options) as stream:
             for delta in stream:
-                if not cli._settings(ctx).json:
+                if not settings.json:
                     sys.stdout.write(delta)
                     sys.stdout.flush()
         return stream.completion
 
     completion = _run(ctx, run)
-    if cli._settings(ctx).json:
+    if settings.json:
         data = completion.model_dump(mode="json", exclude={"raw", "parsed"})
-        cli._emit(ctx, data, completion.text)
+        emit(settings, data, completion.text)
     else:
         sys.stdout.write("\n")
 
@@ -57,6 +58,10 @@ def chat(
     max_tokens: int = typer.Option(None, "--max-tokens", help="Most tokens per answer."),
 ) -> None:
     """Chat with a model: one line per turn, answers streamed, history kept; Ctrl-D ends."""
+    if settings_of(ctx).json:
+        usage_error(
+            "chat is interactive and prints no JSON: leave out --json", where="cortex-tune chat"
+        )
     interactive = sys.stdin.isatty()
 
     def run(cx: Any) -> None:
@@ -83,16 +88,14 @@ def chat(
 
 
 def _run(ctx: typer.Context, action: Any) -> Any:
-    from cortex_tune import cli
-
+    """Open the client, run ``action``, close it (errors go to the CLI's one handler)."""
     try:
         with client(ctx) as cx:
             return action(cx)
-    except Exception as exc:
+    finally:
         sys.stdout.flush()
-        cli._fail(ctx, exc)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``chat`` command to the CLI."""
-    app.command()(chat)
+    app.command(cls=Command)(chat)

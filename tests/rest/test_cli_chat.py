@@ -59,7 +59,7 @@ def test_stream_and_chat_on_the_emulator(tmp_path: Path) -> None:
     runner = CliRunner()
 
     def run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli.app, cli._expand_local(["--local", store, *args]), input=stdin)
+        return runner.invoke(cli.app, ["--local", store, *args], input=stdin)
 
     made = run(
         "sql",
