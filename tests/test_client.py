@@ -12,6 +12,7 @@ from snowflake.connector import errors as sf
 from cortex_tune import (
     ConfigurationError,
     Cortex,
+    CortexError,
     InvalidOptionsError,
     JobStatus,
     Message,
@@ -19,7 +20,9 @@ from cortex_tune import (
     TrainingData,
     TrainingDataError,
     UnknownFunctionError,
+    UnknownModelError,
 )
+from cortex_tune.sql import Statement
 from cortex_tune.testing import FakeBackend, ModelRequest
 
 
@@ -28,11 +31,13 @@ class Ticket(BaseModel):
     urgent: bool
 
 
-def test_plain_prompt_returns_text_without_usage(cx: Cortex, fake: FakeBackend) -> None:
+@pytest.mark.parametrize("functions", ["ai", "legacy"])
+def test_plain_prompt_returns_text_and_usage(fake: FakeBackend, functions: Any) -> None:
     fake.respond("mistral-7b", lambda r: f"echo: {r.prompt}")
-    c = cx.complete("mistral-7b", "It's broken")
+    c = Cortex(backend=fake, functions=functions).complete("mistral-7b", "It's broken")
     assert str(c) == "echo: It's broken"
-    assert c.usage is None
+    assert c.usage is not None
+    assert c.usage.total_tokens
     assert c.model == "mistral-7b"
 
 
@@ -131,10 +136,106 @@ def test_bad_options_never_reach_snowflake(cx: Cortex, fake: FakeBackend) -> Non
     assert fake.statements == []
 
 
-def test_server_side_option_errors_are_typed(fake: FakeBackend) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{"temperature": 5}, {"top_p": 2}, {"max_tokens": 0}, {"max_tokens": 8193}],
+    ids=["temperature", "top_p", "max_tokens-0", "max_tokens-8193"],
+)
+def test_options_out_of_documented_range_are_one_class_before_any_io(
+    cx: Cortex, fake: FakeBackend, options: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidOptionsError) as info:
+        cx.complete("mistral-7b", "hi", **options)
+    assert isinstance(info.value, ConfigurationError)  # a bad argument, as the README says
+    assert fake.statements == []
+
+
+def test_options_cortex_refuses_are_the_same_class(fake: FakeBackend) -> None:
+    # Fine-tuned models have no documented output limit: Cortex decides, with the same error.
+    fake.respond("my_model", "x")
+    for functions in ("legacy", "ai"):
+        with pytest.raises(InvalidOptionsError) as info:
+            Cortex(backend=fake, functions=functions).complete(  # type: ignore[arg-type]
+                "my_model", "hi", max_tokens=100_000
+            )
+        assert isinstance(info.value, ConfigurationError)
+    assert len(fake.statements) == 2
+
+
+def test_models_with_a_larger_documented_limit_are_not_capped(
+    cx: Cortex, fake: FakeBackend
+) -> None:
+    fake.respond("claude-sonnet-4-5", "x")
+    with pytest.raises(InvalidOptionsError):  # the emulator follows the function reference
+        cx.complete("claude-sonnet-4-5", "hi", max_tokens=20_000)
+    assert len(fake.statements) == 1  # but the client let Cortex decide
+
+
+@pytest.mark.parametrize(
+    "conversation",
+    [
+        [Message.user("a"), Message.user("b")],
+        [Message.assistant("a")],
+        [Message.system("s"), Message.assistant("a")],
+        [Message.user("a"), Message.assistant("b"), Message.assistant("c")],
+        Message.assistant("alone"),
+    ],
+    ids=["user-user", "assistant-first", "assistant-after-system", "assistant-twice", "single"],
+)
+def test_conversations_out_of_order_never_reach_snowflake(
+    cx: Cortex, fake: FakeBackend, conversation: Any
+) -> None:
     fake.respond("mistral-7b", "x")
-    with pytest.raises(InvalidOptionsError):
-        Cortex(backend=fake, functions="legacy").complete("mistral-7b", "hi", max_tokens=100_000)
+    with pytest.raises(ConfigurationError, match="cannot come") as info:
+        cx.complete("mistral-7b", conversation)
+    assert info.value.hint
+    with pytest.raises(ConfigurationError, match="cannot come"):
+        cx.complete_many("mistral-7b", [conversation])
+    assert fake.statements == []
+
+
+def test_the_emulator_refuses_the_same_orders(fake: FakeBackend) -> None:
+    fake.respond("mistral-7b", "x")
+    statement = Statement(
+        "SELECT SNOWFLAKE.CORTEX.COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))",
+        ("mistral-7b", json.dumps([{"role": "user", "content": "a"}] * 2), "{}"),
+        "complete",
+    )
+    with pytest.raises(sf.ProgrammingError, match="cannot follow user"):
+        fake.execute(statement)
+
+
+def test_structured_output_error_always_carries_the_raw_text(cx: Cortex, fake: FakeBackend) -> None:
+    fake.respond("llama3.1-70b", "Sure! Here is your JSON")
+    with pytest.raises(StructuredOutputError) as info:
+        cx.complete("llama3.1-70b", "Label it", response_format=Ticket)
+    assert info.value.raw
+    assert "json mode output validation error" in info.value.raw
+
+
+def test_count_tokens_of_a_fine_tuned_model_counts_with_its_base_model(
+    cx: Cortex, fake: FakeBackend
+) -> None:
+    job = cx.finetune.wait(
+        cx.finetune.create("SUPPORT_MODEL", base_model="mistral-7b", training="SELECT 1").id,
+        progress=False,
+    )
+    text = "how many tokens is this?"
+    assert cx.count_tokens("SUPPORT_MODEL", text) == cx.count_tokens("mistral-7b", text)
+    assert job.model is not None
+    fake.statements.clear()
+    assert cx.count_tokens(job.model, text) == cx.count_tokens("mistral-7b", text)
+    # The base model was looked up once (SHOW + DESCRIBE) and remembered for the first name.
+    assert cx.count_tokens("SUPPORT_MODEL", text) > 0
+    assert fake.ops().count("finetune.show") == 1
+
+
+def test_count_tokens_of_an_unknown_model_is_still_an_error(cx: Cortex, fake: FakeBackend) -> None:
+    with pytest.raises(UnknownModelError):
+        cx.count_tokens("mistral-7c", "x")
+    assert "finetune.show" not in fake.ops()  # not a fine-tuned model's name: no lookup
+    with pytest.raises(CortexError):
+        cx.count_tokens("NO_SUCH_MODEL", "x")
 
 
 def test_tracer_sees_every_statement_that_runs(fake: FakeBackend) -> None:

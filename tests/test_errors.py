@@ -230,11 +230,12 @@ def test_from_text_defaults_to_query_error() -> None:
     assert error.message == "something nobody documented went wrong"
 
 
-def test_from_text_structured_output_error_has_no_raw_answer() -> None:
+def test_structured_output_error_from_cortex_carries_cortex_answer_as_raw() -> None:
+    # Cortex refuses the model's output without sending it: its own answer is the raw text.
     error = from_text("json mode output validation error: missing field 'note'")
 
     assert isinstance(error, StructuredOutputError)
-    assert error.raw is None
+    assert error.raw == "json mode output validation error: missing field 'note'"
 
 
 # -- connector 4.x HTTP classes ----------------------------------------------------------------

@@ -255,7 +255,13 @@ def test_guide_flow_in_raw_sql(backend: LocalBackend, clock: FakeClock):
 
 
 def test_complete_two_arguments_returns_text(backend: LocalBackend):
-    assert scalar(backend, sql.complete_sql(BASE, "hello")) == "echo: hello {}"
+    assert scalar(backend, sql.complete_sql(BASE, "hello", usage=False)) == "echo: hello {}"
+
+
+def test_complete_asks_for_usage_by_default(backend: LocalBackend):
+    answer = json.loads(scalar(backend, sql.complete_sql(BASE, "hello")))
+    assert answer["choices"][0]["messages"] == "echo: hello {}"
+    assert answer["usage"]["total_tokens"] > 0
 
 
 def test_complete_with_messages_and_options_returns_json(backend: LocalBackend):
@@ -285,7 +291,7 @@ def test_object_literals_keep_their_keys(backend: LocalBackend, cur: Any):
         "SELECT SNOWFLAKE.CORTEX.COMPLETE('labeller', [{'role': 'user', 'content': 'x'}], "
         f"{{'response_format': {fmt}}})"
     ).fetchone()[0]
-    assert json.loads(answer)["structured_output"][0]["raw_message"] == {"Label": "billing"}
+    assert json.loads(answer) == {"Label": "billing"}
     strict = fmt.replace("'Label'", "'Category'")
     with pytest.raises(ProgrammingError, match="required field"):
         cur.execute(
@@ -366,8 +372,11 @@ def test_try_complete_returns_null_instead_of_failing(cur: Any):
 
 
 def test_ai_complete_statements(backend: LocalBackend):
-    plain = json.loads(scalar(backend, sql.complete_sql(BASE, "hi", functions="ai")))
+    plain = json.loads(scalar(backend, sql.complete_sql(BASE, "hi", functions="ai", usage=False)))
     assert plain == {"value": "echo: hi {}", "error": None}
+    usage = json.loads(scalar(backend, sql.complete_sql(BASE, "hi", functions="ai")))["value"]
+    assert usage["choices"][0]["messages"] == "echo: hi {}"
+    assert usage["usage"]["total_tokens"] > 0
 
     detailed = scalar(
         backend, sql.complete_sql(BASE, "hi", options={"max_tokens": 50}, functions="ai")
@@ -394,10 +403,12 @@ def test_structured_output_in_both_generations(backend: LocalBackend):
     value = json.loads(scalar(backend, ai))["value"]
     assert value["structured_output"][0]["raw_message"] == {"label": "billing", "score": 0.9}
 
+    # The COMPLETE reference: "a string representation of a JSON object adhering to the
+    # specified JSON schema" (the emulator's default; see the answer_shapes tests below).
     legacy = json.loads(
         scalar(backend, sql.complete_sql("json-model", "classify", options=options))
     )
-    assert legacy["structured_output"][0]["raw_message"] == {"label": "billing", "score": 0.9}
+    assert legacy == {"label": "billing", "score": 0.9}
 
 
 @pytest.mark.parametrize(
@@ -428,6 +439,96 @@ def test_ai_complete_show_details_and_error_details(cur: Any):
         "SELECT AI_COMPLETE(model => 'nope', prompt => 'p', return_error_details => TRUE)"
     ).fetchone()[0]
     assert "unknown model" in json.loads(failed)["error"]
+
+
+# -- where the documentation is silent: both answers ------------------------------------------
+
+SCHEMA = "{'type': 'json', 'schema': {'type': 'object', 'required': ['label']}}"
+
+
+@pytest.mark.parametrize(
+    ("shape", "wrapped"), [("bare", False), ("wrapped", True)], ids=["bare", "wrapped"]
+)
+def test_legacy_structured_output_in_either_shape(clock: FakeClock, shape: str, wrapped: bool):
+    local = LocalBackend(clock=clock.time, answer_shapes={"legacy_structured": shape})
+    local.register_model("labeller", lambda request: {"label": "billing"})
+    cursor = local.connection().cursor()
+    answer = json.loads(
+        cursor.execute(
+            "SELECT SNOWFLAKE.CORTEX.COMPLETE('labeller', [{'role': 'user', 'content': 'x'}], "
+            f"{{'response_format': {SCHEMA}}})"
+        ).fetchone()[0]
+    )
+    if wrapped:
+        assert answer["structured_output"][0]["raw_message"] == {"label": "billing"}
+        assert answer["usage"]["total_tokens"] > 0
+    else:
+        assert answer == {"label": "billing"}
+    local.close()
+
+
+@pytest.mark.parametrize("shape", ["object", "text"])
+def test_ai_complete_error_details_value_in_either_shape(clock: FakeClock, shape: str):
+    local = LocalBackend(clock=clock.time, answer_shapes={"ai_details_value": shape})
+    local.register_model(BASE, _echo)
+    cursor = local.connection().cursor()
+    raw = cursor.execute(
+        f"SELECT AI_COMPLETE(model => '{BASE}', prompt => 'p', show_details => TRUE, "
+        "return_error_details => TRUE)"
+    ).fetchone()[0]
+    value = json.loads(raw)["value"]
+    assert isinstance(value, str) == (shape == "text")
+    details = json.loads(value) if shape == "text" else value
+    assert details["choices"][0]["messages"] == "echo: p {}"
+    failed = json.loads(
+        cursor.execute(
+            "SELECT AI_COMPLETE(model => 'nope', prompt => 'p', return_error_details => TRUE)"
+        ).fetchone()[0]
+    )
+    assert failed["value"] is None and "unknown model" in failed["error"]
+    local.close()
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [{"legacy_structured": "nested"}, {"ai_details_value": "xml"}, {"other": "x"}, "bare"],
+)
+def test_unknown_answer_shapes_are_refused(shapes: Any):
+    with pytest.raises(ConfigurationError, match="answer_shapes"):
+        LocalBackend(answer_shapes=shapes)
+
+
+# -- what the documentation refuses, the emulator refuses ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        "[{'role': 'user', 'content': 'a'}, {'role': 'user', 'content': 'b'}]",
+        "[{'role': 'assistant', 'content': 'a'}]",
+        "[{'role': 'system', 'content': 's'}, {'role': 'assistant', 'content': 'a'}]",
+    ],
+    ids=["user-after-user", "assistant-first", "assistant-after-system"],
+)
+def test_conversations_out_of_order_are_refused(cur: Any, messages: str):
+    with pytest.raises(ProgrammingError, match="cannot follow"):
+        cur.execute(f"SELECT SNOWFLAKE.CORTEX.COMPLETE('{BASE}', {messages}, {{}})")
+
+
+@pytest.mark.parametrize("name", ["_M", "M$1", "db.sch._m"])
+def test_finetune_refuses_model_names_the_docs_refuse(cur: Any, name: str):
+    with pytest.raises(ProgrammingError, match="invalid model name"):
+        cur.execute(
+            f"SELECT SNOWFLAKE.CORTEX.FINETUNE('CREATE', '{name}', 'mistral-7b', '{TRAIN}')"
+        )
+
+
+def test_counting_functions_refuse_fine_tuned_models(backend: LocalBackend, clock: FakeClock):
+    create(backend, "counted")
+    clock.advance(60)
+    for functions in ("legacy", "ai"):
+        with pytest.raises(ProgrammingError, match="does not support fine-tuned models"):
+            backend.execute(sql.count_tokens_sql("counted", "x", functions=functions))  # type: ignore[arg-type]
 
 
 # -- COUNT_TOKENS ------------------------------------------------------------------------------
@@ -469,7 +570,9 @@ def test_models_live_in_the_callers_schema(backend: LocalBackend, clock: FakeClo
     # the backend's own session is still in PUBLIC: the unqualified name is not found there
     with pytest.raises(ProgrammingError, match="unknown model"):
         backend.execute(sql.complete_sql("pinger", "ping"))
-    assert scalar(backend, sql.complete_sql("cortex_local.lab.pinger", "ping")) == "pong"
+    assert scalar(backend, sql.complete_sql("cortex_local.lab.pinger", "ping", usage=False)) == (
+        "pong"
+    )
 
 
 def test_results_have_columns_and_query_ids(backend: LocalBackend):
@@ -496,7 +599,7 @@ def test_threads_get_their_own_sessions(backend: LocalBackend, clock: FakeClock)
     def work(i: int) -> str:
         if i % 8 == 0:
             return describe(backend, create(backend, f"m{i}"))["status"]
-        return str(scalar(backend, sql.complete_sql(BASE, f"hello {i}")))
+        return str(scalar(backend, sql.complete_sql(BASE, f"hello {i}", usage=False)))
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(work, range(40)))

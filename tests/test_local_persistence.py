@@ -39,7 +39,7 @@ CHILD = textwrap.dedent(
         if state["status"] in ("SUCCESS", "ERROR", "CANCELLED"):
             break
         now[0] += 4
-    answer = backend.execute(sql.complete_sql(state["model"], "how do I reset my password")).scalar()
+    answer = backend.execute(sql.complete_sql(state["model"], "how do I reset my password", usage=False)).scalar()
     try:
         tables = backend.execute(sql.Statement("SELECT COUNT(*) FROM faq")).scalar()
     except Exception as exc:
@@ -131,7 +131,9 @@ def test_two_backends_in_one_process_share_jobs(tmp_path: Path):
         assert second.tables_path is None  # the first one holds the table files
         state = json.loads(second.execute(sql.finetune_describe_sql(job_id)).scalar())
         assert state["status"] == "SUCCESS"
-        answer = second.execute(sql.complete_sql("faq_bot", "where is my invoice")).scalar()
+        answer = second.execute(
+            sql.complete_sql("faq_bot", "where is my invoice", usage=False)
+        ).scalar()
         assert answer == "Under Billing."
     finally:
         second.close()

@@ -508,6 +508,20 @@ def test_ai_complete_show_details_structured_sample() -> None:
     assert completion.usage.guard_tokens is None
 
 
+@pytest.mark.parametrize(
+    "name", ["ai_complete_error_details_object.json", "ai_complete_error_details_text.json"]
+)
+def test_ai_complete_error_details_value_as_object_or_as_text(name: str) -> None:
+    envelope = golden_json(name)
+    assert envelope["error"] is None
+    completion = parse_completion(
+        envelope["value"], model="llama3.3-70b", detailed=True, response_format=NoteAnswer
+    )
+    assert completion.parsed == NoteAnswer(note=Note(items_count=2, price=["$3.50", "$4.25"]))
+    assert completion.usage is not None
+    assert completion.usage.total_tokens == 149
+
+
 def test_bare_structured_object_as_detailed_answer() -> None:
     data = golden_json("structured_bare.json")
 

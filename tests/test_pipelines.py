@@ -13,9 +13,21 @@ from cortex_tune.sql import Template
 pytest.importorskip("fakesnow")
 
 
+#: The judge's structured answer is read in SQL: in the shape the COMPLETE reference
+#: describes (the bare object) and in the other plausible ones.
+SHAPES = {
+    "documented": {},
+    "other": {"legacy_structured": "wrapped", "ai_details_value": "text"},
+}
+
+
+EVERY_SHAPE = [(shape, f) for shape in SHAPES for f in ("ai", "legacy")]
+
+
 @pytest.fixture
-def cx() -> Cortex:
-    cx = Cortex.local()
+def cx(request: pytest.FixtureRequest) -> Cortex:
+    shape, functions = getattr(request, "param", ("documented", "auto"))
+    cx = Cortex.local(answer_shapes=SHAPES[shape], functions=functions)
     calls: list[str] = []
 
     def teacher(request: ModelRequest) -> str:
@@ -51,11 +63,13 @@ def _distill(cx: Cortex) -> pipelines.DistillReport:
     )
 
 
+@pytest.mark.parametrize("cx", EVERY_SHAPE, indirect=True, ids=str)
 def test_distill_end_to_end(cx: Cortex) -> None:
     report = _distill(cx)
     assert report.labelled.rows_done == 200
     assert report.rated is not None
-    assert report.rated.rows_done == 200
+    assert (report.rated.rows_done, report.rated.rows_failed) == (200, 0)
+    assert report.rated.tokens > 0
     urgent = cx.sql("SELECT COUNT(*) FROM TICKETS WHERE REQUEST LIKE 'Urgent%'")[0][0]
     assert report.kept_rows == 200 - urgent
     assert report.train_rows + report.validation_rows == report.kept_rows

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from cortex_tune import ConfigurationError, InvalidIdentifierError, Message, TrainingData, sql
+from cortex_tune import (
+    ConfigurationError,
+    InvalidIdentifierError,
+    InvalidOptionsError,
+    Message,
+    TrainingData,
+    sql,
+)
 
 
 def test_finetune_create_minimal_form_has_four_arguments() -> None:
@@ -73,7 +80,17 @@ def test_invalid_model_names_raise_before_any_io(bad: str) -> None:
         sql.finetune_create_sql(bad, base_model="mistral-7b", training="SELECT 1")
 
 
-@pytest.mark.parametrize("good", ["m", "_m1", "DB.SCH.M", '"My ""odd"" model"', 'db."s c".m$1'])
+@pytest.mark.parametrize("bad", ["_M", "M$1", "db.sch._m", 'db."s c".m$1'])
+def test_model_names_follow_the_finetune_rule_not_only_the_identifier_rule(bad: str) -> None:
+    # FINETUNE('CREATE'): "Letters, underscores, decimal digits (0-9) are allowed in the
+    # identifier. In addition, the identifier must start with an alphabetic character".
+    with pytest.raises(InvalidIdentifierError, match="invalid model name"):
+        sql.finetune_create_sql(bad, base_model="mistral-7b", training="SELECT 1")
+
+
+@pytest.mark.parametrize(
+    "good", ["m", "M_1", "DB.SCH.M", '"My ""odd"" model"', '"_M$1"', '_db."s c".m1']
+)
 def test_valid_model_names_are_accepted(good: str) -> None:
     assert (
         sql.finetune_create_sql(good, base_model="mistral-7b", training="SELECT 1").params[0]
@@ -114,10 +131,18 @@ def test_show_describe_cancel() -> None:
         sql.finetune_describe_sql("  ")
 
 
-def test_legacy_complete_plain_prompt_uses_two_argument_form() -> None:
+def test_legacy_complete_plain_prompt_asks_for_usage_with_the_options_form() -> None:
     st = sql.complete_sql("mistral-7b", "Hello")
-    assert st.sql == "SELECT SNOWFLAKE.CORTEX.COMPLETE(?, ?)"
-    assert st.params == ("mistral-7b", "Hello")
+    assert st.sql == "SELECT SNOWFLAKE.CORTEX.COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))"
+    assert st.params == ("mistral-7b", '[{"role":"user","content":"Hello"}]', "{}")
+
+
+def test_plain_forms_remain_available_without_usage() -> None:
+    legacy = sql.complete_sql("mistral-7b", "Hello", usage=False)
+    assert legacy.sql == "SELECT SNOWFLAKE.CORTEX.COMPLETE(?, ?)"
+    assert legacy.params == ("mistral-7b", "Hello")
+    ai = sql.complete_sql("m", "Hi", functions="ai", usage=False)
+    assert ai.sql == "SELECT AI_COMPLETE(model => ?, prompt => ?, return_error_details => TRUE)"
 
 
 def test_legacy_complete_with_options_binds_messages_and_options_as_json() -> None:
@@ -141,7 +166,10 @@ def test_legacy_complete_with_options_binds_messages_and_options_as_json() -> No
 
 def test_ai_complete_forms() -> None:
     plain = sql.complete_sql("m", "Hi", functions="ai")
-    assert plain.sql == "SELECT AI_COMPLETE(model => ?, prompt => ?, return_error_details => TRUE)"
+    assert plain.sql == (
+        "SELECT AI_COMPLETE(model => ?, prompt => ?, show_details => TRUE, "
+        "return_error_details => TRUE)"
+    )
     assert plain.params == ("m", "Hi")
     options = sql.complete_options(
         temperature=0.5, response_format={"type": "object", "properties": {}}
@@ -173,8 +201,17 @@ def test_ai_complete_refuses_a_conversation_with_a_hint() -> None:
     ],
 )
 def test_options_out_of_range_raise_before_any_io(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidOptionsError):
         sql.complete_options(**kwargs)  # type: ignore[arg-type]
+
+
+def test_max_tokens_is_capped_where_the_model_table_documents_8192() -> None:
+    assert sql.complete_options(max_tokens=8192, model="mistral-7b") == {"max_tokens": 8192}
+    with pytest.raises(InvalidOptionsError, match="at most 8192"):
+        sql.complete_options(max_tokens=8193, model="llama3.1-70b")
+    # A model with a larger documented output, or a fine-tuned one: Cortex decides.
+    assert sql.complete_options(max_tokens=20_000, model="claude-sonnet-4-5")
+    assert sql.complete_options(max_tokens=20_000, model="MY_TUNED_MODEL")
 
 
 def test_count_tokens_forms() -> None:
@@ -195,3 +232,12 @@ def test_system_message_only_first() -> None:
         sql.complete_sql("m", [Message.user("a"), Message.system("b")])
     with pytest.raises(ConfigurationError, match="empty"):
         sql.complete_sql("m", [])
+
+
+def test_user_and_assistant_messages_take_turns() -> None:
+    good = [Message.system("s"), Message.user("u"), Message.assistant("a"), Message.user("u")]
+    assert [m.role for m in sql.to_messages(good)] == ["system", "user", "assistant", "user"]
+    with pytest.raises(ConfigurationError, match=r"message 2 \(user\) cannot come after a user"):
+        sql.to_messages([Message.system("s"), Message.user("u"), Message.user("again")])
+    with pytest.raises(ConfigurationError, match="an assistant message comes after a user"):
+        sql.to_messages([{"role": "assistant", "content": "first"}])

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._errors import CortexError, QueryError, from_text
+from cortex_tune._errors import CortexError, QueryError, ResponseParseError, from_text
 from cortex_tune._models import Completion
 from cortex_tune._parsing import load_json, parse_completion
 from cortex_tune._sql_batch import (
@@ -92,8 +92,7 @@ def complete_many(
     conversations = any(not isinstance(p, str) for p in prompts)
     # AI_COMPLETE has no documented conversation form: conversations go to legacy COMPLETE.
     generation: Generation = "legacy" if cx._functions == "legacy" or conversations else "ai"
-    use_messages = generation == "legacy" and (bool(options) or conversations)
-    detailed = use_messages or (generation == "ai" and bool(options))
+    use_messages = generation == "legacy" and conversations
     items: list[dict[str, Any]] = []
     for i, prompt in enumerate(prompts):
         messages = to_messages(prompt)
@@ -111,36 +110,39 @@ def complete_many(
             messages=use_messages,
         )
         for index, value in cx._execute(statement).rows:
-            results[int(index)] = _row_result(
-                int(index), value, model, generation, detailed, response_format
-            )
+            results[int(index)] = _row_result(int(index), value, model, generation, response_format)
     missing = QueryError("no answer came back for this row", op="complete_many")
     return [results.get(i, BatchResult(i, error=missing)) for i in range(len(prompts))]
 
 
 def _row_result(
-    index: int, value: Any, model: str, generation: Generation, detailed: bool, response_format: Any
+    index: int, value: Any, model: str, generation: Generation, response_format: Any
 ) -> BatchResult:
+    """One row of a batch: its detailed answer parsed, or why it failed.
+
+    A row with no answer and no error (TRY_COMPLETE's NULL, an AI_COMPLETE ``value`` that is
+    NULL) is a failed row, as is an answer in no shape cortex-tune can read.
+    """
     try:
         if generation == "ai":
-            data = load_json(value, what="AI_COMPLETE") if value is not None else {}
+            data = load_json(value, what="AI_COMPLETE") if value is not None else None
             if not isinstance(data, dict):
-                raise QueryError("AI_COMPLETE returned no {value, error} object")
+                raise ResponseParseError("AI_COMPLETE returned no {value, error} object", raw=value)
             if data.get("error"):
                 return BatchResult(index, error=from_text(str(data["error"]), op="complete_many"))
             value = data.get("value")
+            if value is None:
+                raise QueryError("AI_COMPLETE returned no value and no error: the row failed")
         elif value is None:
-            return BatchResult(
-                index,
-                error=QueryError(
-                    "TRY_COMPLETE returned NULL: the row failed (the legacy function gives no reason)",
-                    op="complete_many",
-                ),
+            raise QueryError(
+                "TRY_COMPLETE returned NULL: the row failed (the legacy function gives no reason)"
             )
         completion = parse_completion(
-            value, model=model, detailed=detailed, response_format=response_format
+            value, model=model, detailed=True, response_format=response_format
         )
     except CortexError as exc:
+        if exc.op is None:
+            exc.op = "complete_many"
         return BatchResult(index, error=exc)
     return BatchResult(index, completion=completion)
 
@@ -153,7 +155,9 @@ class TableRunSummary:
         into: The results table.
         rows_done: Rows answered by this run (failed ones included).
         rows_failed: Rows of this run that failed (their ERROR column says why).
-        tokens: Tokens this run used, as Cortex reported them.
+        tokens: Tokens this run used, as Cortex reported them (``usage.total_tokens``); for
+            answers that carry no usage (structured output in the bare shape), an estimate at
+            four characters a token of prompt and answer.
         statements: Statements this run issued.
         stopped: Why it stopped: ``"done"``, ``"limit"`` or ``"token_budget"``.
     """

@@ -7,37 +7,25 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
-
-from pydantic import BaseModel
+from typing import Any, Literal
 
 from cortex_tune._backends.base import Backend, Result
 from cortex_tune._client_batch import BatchMethods
+from cortex_tune._client_inference import InferenceMethods, _is_conversation
 from cortex_tune._constants import POLL_MIN
 from cortex_tune._datasets import Datasets
 from cortex_tune._deprecation import warn_for
 from cortex_tune._errors import (
     ConnectionFailedError,
     CortexError,
-    ResponseParseError,
     UnknownFunctionError,
-    from_text,
     translate,
 )
 from cortex_tune._finetune import FineTune
-from cortex_tune._models import Completion
-from cortex_tune._parsing import load_json, parse_completion, parse_count
-from cortex_tune._rest import CompletionStream, RestMethods, RestSettings, Transport
+from cortex_tune._rest import RestMethods, RestSettings, Transport
 from cortex_tune._retry import RetryPolicy, call_with_retries
 from cortex_tune._statement import Generation
-from cortex_tune.sql import (
-    PromptInput,
-    Statement,
-    complete_options,
-    complete_sql,
-    count_tokens_sql,
-    to_messages,
-)
+from cortex_tune.sql import PromptInput, Statement
 
 log = logging.getLogger("cortex_tune")
 
@@ -46,10 +34,9 @@ LOCAL_POLL_MIN = 0.25
 
 Functions = Literal["auto", "ai", "legacy"]
 Tracer = Callable[[str, tuple[Any, ...]], None]
-M = TypeVar("M", bound=BaseModel)
 
 
-class Cortex(BatchMethods, RestMethods):
+class Cortex(InferenceMethods, BatchMethods, RestMethods):
     """A client for Snowflake Cortex fine-tuning and inference.
 
     Build one with :meth:`connect` (connections.toml / ``SNOWFLAKE_*``),
@@ -177,7 +164,8 @@ class Cortex(BatchMethods, RestMethods):
         Args:
             path: A directory where jobs (and data) persist; None keeps everything in memory.
             **options: Client options (``functions``, ``retry``, ``tracer``) and LocalBackend
-                options (``tokens_per_second``, ``pending_seconds``, ``duration``, ``clock``).
+                options (``tokens_per_second``, ``pending_seconds``, ``duration``, ``clock``,
+                ``answer_shapes``).
         """
         from cortex_tune._backends.local import LocalBackend
 
@@ -336,168 +324,6 @@ class Cortex(BatchMethods, RestMethods):
             self._generation = "legacy"
             return run("legacy")
         return value
-
-    # -- inference -------------------------------------------------------------------------------
-
-    @overload
-    def complete(
-        self,
-        model: str,
-        prompt: PromptInput,
-        *,
-        temperature: float | None = ...,
-        top_p: float | None = ...,
-        max_tokens: int | None = ...,
-        guardrails: bool | None = ...,
-        response_format: Any = ...,
-        stream: Literal[True],
-        tools: Sequence[Any] | None = ...,
-        tool_choice: Any = ...,
-        transport: Transport | None = ...,
-    ) -> CompletionStream[Any]: ...
-
-    @overload
-    def complete(
-        self,
-        model: str,
-        prompt: PromptInput,
-        *,
-        temperature: float | None = ...,
-        top_p: float | None = ...,
-        max_tokens: int | None = ...,
-        guardrails: bool | None = ...,
-        response_format: type[M],
-        stream: Literal[False] = ...,
-        tools: Sequence[Any] | None = ...,
-        tool_choice: Any = ...,
-        transport: Transport | None = ...,
-    ) -> Completion[M]: ...
-
-    @overload
-    def complete(
-        self,
-        model: str,
-        prompt: PromptInput,
-        *,
-        temperature: float | None = ...,
-        top_p: float | None = ...,
-        max_tokens: int | None = ...,
-        guardrails: bool | None = ...,
-        response_format: Mapping[str, Any] | None = ...,
-        stream: Literal[False] = ...,
-        tools: Sequence[Any] | None = ...,
-        tool_choice: Any = ...,
-        transport: Transport | None = ...,
-    ) -> Completion[Any]: ...
-
-    def complete(
-        self,
-        model: str,
-        prompt: PromptInput,
-        *,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        guardrails: bool | None = None,
-        response_format: Any = None,
-        stream: bool = False,
-        tools: Sequence[Any] | None = None,
-        tool_choice: Any = None,
-        transport: Transport | None = None,
-    ) -> Completion[Any] | CompletionStream[Any]:
-        """Complete a prompt or a conversation with a base or fine-tuned model.
-
-        A plain prompt with no options runs ``COMPLETE(model, prompt)``; a conversation or
-        options run the three-argument form and return usage. With ``response_format`` (a
-        pydantic model or a JSON schema) the answer is validated into ``.parsed``.
-
-        Args:
-            model: A Cortex model (``"llama3.1-70b"``) or a fine-tuned model's name.
-            prompt: A string, a :class:`Message`, or a list of messages.
-            temperature: 0 to 1.
-            top_p: 0 to 1.
-            max_tokens: Most tokens to generate.
-            guardrails: Filter unsafe answers with Cortex Guard.
-            response_format: A pydantic model class or a JSON schema for structured output.
-            stream: Return a :class:`CompletionStream` of text deltas ending with the
-                Completion (Chat Completions API; over SQL, the whole answer as one delta).
-            tools: Functions or pydantic models the model may call (Chat Completions API);
-                the calls come back typed on ``.tool_calls`` (see also :meth:`run_tools`).
-            tool_choice: ``"auto"``, ``"required"``, ``"none"`` or a named function.
-            transport: ``"auto"``, ``"sql"`` or ``"rest"`` for this call; see
-                :meth:`plan_complete` for which one a call would use, and why.
-
-        Raises:
-            UnknownModelError, ThrottledError, MaxTokensExceededError, StructuredOutputError,
-            InvalidOptionsError, ConfigurationError: see the error table in the README.
-
-        Example:
-            >>> cx.complete("llama3.1-70b", "Summarise: ...", max_tokens=100).usage  # doctest: +SKIP
-        """
-        options = complete_options(
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            guardrails=guardrails,
-            response_format=response_format,
-        )
-        routed = self._routed(
-            model,
-            prompt,
-            options=options,
-            response_format=response_format,
-            stream=stream,
-            tools=tools,
-            tool_choice=tool_choice,
-            transport=transport,
-        )
-        if routed is not None:
-            return routed  # type: ignore[no-any-return]
-        to_messages(prompt)  # validate before any I/O
-
-        def run(generation: Generation) -> Completion[Any]:
-            statement = complete_sql(model, prompt, options=options, functions=generation)
-            check = _ai_error_check if generation == "ai" else None
-            value = self._execute(statement, check=check).scalar()
-            if generation == "ai":
-                value = load_json(value, what="AI_COMPLETE").get("value")
-            detailed = not (isinstance(prompt, str) and not options)
-            return parse_completion(
-                value, model=model, detailed=detailed, response_format=response_format
-            )
-
-        result: Completion[Any] = self._with_fallback(run, prompt)
-        return result
-
-    def count_tokens(self, model: str, text: str) -> int:
-        """Tokens in ``text`` for ``model``: AI_COUNT_TOKENS or COUNT_TOKENS (billed compute).
-
-        Fine-tuned models are not supported by Cortex here: count with the base model.
-        """
-
-        def run(generation: Generation) -> int:
-            return parse_count(
-                self._execute(count_tokens_sql(model, text, functions=generation)).scalar()
-            )
-
-        count: int = self._with_fallback(run, text)
-        return count
-
-
-def _is_conversation(prompt: PromptInput) -> bool:
-    messages = to_messages(prompt)
-    return not (len(messages) == 1 and messages[0].role == "user")
-
-
-def _ai_error_check(result: Result) -> None:
-    """AI_COMPLETE(..., return_error_details => TRUE) carries a failure as ``{"error": ...}``."""
-    value = result.scalar()
-    data = load_json(value, what="AI_COMPLETE") if value is not None else None
-    if not isinstance(data, dict):
-        raise ResponseParseError("AI_COMPLETE returned no {value, error} object", raw=value)
-    error = data.get("error")
-    if error:
-        raise from_text(str(error), query_id=result.query_id)
 
 
 def _pop_client_options(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class BatchMethods:
             max_tokens=max_tokens,
             guardrails=guardrails,
             response_format=response_format,
+            model=model,
         )
         return _batch.complete_many(
             _client(self),
@@ -109,6 +110,7 @@ class BatchMethods:
             max_tokens=max_tokens,
             guardrails=guardrails,
             response_format=response_format,
+            model=model,
         )
         return _batch.complete_table(
             _client(self),

@@ -5,6 +5,7 @@
     CortexError                         every error cortex-tune raises
     ├── ConfigurationError              bad arguments or settings, raised before any I/O
     │   ├── InvalidIdentifierError      a model, table or column name Snowflake would refuse
+    │   ├── InvalidOptionsError         (also a QueryError, below)
     │   └── RestCredentialsError        no account URL or credential for the REST API (_rest)
     ├── ConnectionFailedError           cannot reach or log in to Snowflake
     │   ├── AuthenticationError         wrong credentials, or access refused
@@ -16,7 +17,8 @@
     │   ├── UnknownModelError           unknown model (or not available in this region/role)
     │   ├── BudgetExceededError         the model consumption budget is spent
     │   ├── MaxTokensExceededError      the request is longer than the model's window
-    │   ├── InvalidOptionsError         an options object Cortex does not accept
+    │   ├── InvalidOptionsError         options out of range: refused before I/O where the
+    │   │                               range is documented, else by Cortex
     │   ├── StructuredOutputError       the schema or the model's JSON failed validation
     │   ├── JobNotFoundError            no fine-tuning job with that id
     │   │   └── JobVanishedError        a job seen earlier is gone (garbage collected)
@@ -188,17 +190,27 @@ class MaxTokensExceededError(QueryError):
     default_hint = "Shorten the prompt, lower max_tokens, or use a model with a larger window."
 
 
-class InvalidOptionsError(QueryError):
-    """Cortex refused the options object (temperature, top_p, max_tokens, guardrails, ...)."""
+class InvalidOptionsError(QueryError, ConfigurationError):
+    """Options out of range (temperature, top_p, max_tokens, guardrails, ...).
 
-    default_hint = "temperature and top_p take 0..1, max_tokens 1..8192, guardrails a boolean."
+    Raised before any I/O where the range is documented, and when Cortex refuses the options
+    object ("invalid options object"): one class whichever found it first. It is a
+    :class:`ConfigurationError` (a bad argument) as well as a :class:`QueryError`.
+    """
+
+    default_hint = (
+        "temperature and top_p take 0..1, max_tokens a positive integer (at most 8192 for most "
+        "models), guardrails True or False."
+    )
 
 
 class StructuredOutputError(QueryError):
     """The response_format schema was refused, or the model's JSON did not satisfy it.
 
     Attributes:
-        raw: The model's raw text, when there was one.
+        raw: The raw text of the answer: the model's text when cortex-tune parsed it, or
+            Cortex's own answer when Cortex refused the model's output (Cortex does not send
+            the output itself then). Never None.
     """
 
     default_hint = (
@@ -208,7 +220,14 @@ class StructuredOutputError(QueryError):
 
     def __init__(self, message: str, *, raw: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.raw = raw
+        self.raw: str = raw if raw is not None else message
+
+    def _redact(self, secrets: Iterable[str]) -> None:
+        secrets = tuple(secrets)
+        super()._redact(secrets)
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                self.raw = self.raw.replace(secret, "***")
 
 
 class JobNotFoundError(QueryError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from cortex_tune._errors import ConfigurationError
-from cortex_tune._sql_batch import _function_call, _table_columns
+from cortex_tune._sql_batch import _function_call, read_answers
 from cortex_tune._statement import Generation
 from cortex_tune._training_data import TrainingData
 from cortex_tune.sql import Statement, training_query
@@ -50,6 +50,12 @@ class EvalReport:
     metric: str
     rows: list[EvalRow] = field(repr=False)
     tokens: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"EvalReport(model={self.model!r}, metric={self.metric!r}, n={self.n}, "
+            f"accuracy={self.accuracy:.3f}, failed={self.failed}, tokens={self.tokens})"
+        )
 
     @property
     def n(self) -> int:
@@ -98,19 +104,26 @@ class EvalReport:
 def evaluate_sql(
     model: str, data: str | TrainingData, *, metric: Metric, functions: Generation
 ) -> Statement:
-    """Answer every row of ``data`` (prompt, completion) and mark matches, in one statement."""
+    """Answer every row of ``data`` (prompt, completion) and mark matches, in one statement.
+
+    A row whose answer cannot be read is a failed row (its ERROR says why) and never correct.
+    """
     if metric not in _METRICS:
         raise ConfigurationError(f"metric must be one of {', '.join(_METRICS)}, not {metric!r}")
-    call, values = _function_call(functions, "d.PROMPT", {}, details=True)
-    cols = _table_columns(functions, structured=False)
-    inner = f"SELECT d.PROMPT AS PROMPT, d.COMPLETION AS COMPLETION, {call} AS R FROM ({training_query(data)}) d"  # noqa: S608
-    answered = f"SELECT PROMPT, COMPLETION, {cols.response} AS PREDICTED, {cols.error} AS ERROR, {cols.tokens} AS TOKENS FROM ({inner})"  # noqa: S608
-    match = (
-        "EQUAL_NULL(LOWER(TRIM(PREDICTED)), LOWER(TRIM(COMPLETION)))"
-        if metric == "normalized"
-        else "EQUAL_NULL(PREDICTED, COMPLETION)"
+    call, values = _function_call(functions, "d.PROMPT", {})
+    inner = f"SELECT d.PROMPT AS PROMPT, d.COMPLETION AS COMPLETION, {call} AS CT_R FROM ({training_query(data)}) d"  # noqa: S608
+    answered = read_answers(
+        functions, structured=False, inner=inner, keep="PROMPT, COMPLETION", prompt="PROMPT"
     )
-    sql = f"SELECT PROMPT, COMPLETION, PREDICTED, ERROR, TOKENS, IFF({match}, 1, 0) AS CORRECT FROM ({answered})"  # noqa: S608
+    match = (
+        "EQUAL_NULL(LOWER(TRIM(RESPONSE)), LOWER(TRIM(COMPLETION)))"
+        if metric == "normalized"
+        else "EQUAL_NULL(RESPONSE, COMPLETION)"
+    )
+    sql = (
+        "SELECT PROMPT, COMPLETION, RESPONSE, ERROR, TOKENS, "  # noqa: S608
+        f"IFF(ERROR IS NULL AND {match}, 1, 0) AS CORRECT FROM ({answered})"
+    )
     return Statement(sql, (model, *values), "evaluate")
 
 
@@ -122,7 +135,9 @@ def evaluate(cx: Cortex, model: str, data: str | TrainingData, *, metric: Metric
     tokens = 0
     for prompt, expected, predicted, error, used, correct in rows:
         tokens += int(used or 0)
-        score = _json_score(predicted, expected) if metric == "json" else None
+        score = None
+        if metric == "json":
+            score = 0.0 if error else _json_score(predicted, expected)
         results.append(
             EvalRow(
                 prompt=prompt,

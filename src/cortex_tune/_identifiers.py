@@ -11,6 +11,14 @@ _QUOTED = r'"(?:[^"]|""){1,255}"'
 _PART = rf"(?:{_UNQUOTED}|{_QUOTED})"
 _NAME_RE = re.compile(rf"{_PART}(?:\.{_PART}){{0,2}}")
 _SIMPLE_RE = re.compile(_UNQUOTED)
+# FINETUNE('CREATE') names the model more strictly than Snowflake names objects in general:
+# "Letters, underscores, decimal digits (0-9) are allowed in the identifier. In addition, the
+# identifier must start with an alphabetic character and cannot contain spaces or special
+# characters unless the entire identifier string is enclosed in double quotes."
+# The database and schema in front of it (the guide's 'mydb.myschema.my_tuned_model') name
+# objects that already exist, under the general rules.
+_MODEL_UNQUOTED = r"[A-Za-z][A-Za-z0-9_]{0,254}"
+_MODEL_RE = re.compile(rf"(?:{_PART}\.){{0,2}}(?:{_MODEL_UNQUOTED}|{_QUOTED})")
 
 
 def validate_name(name: str, *, what: str = "name") -> str:
@@ -25,6 +33,24 @@ def validate_name(name: str, *, what: str = "name") -> str:
             'DB.SCHEMA.MY_MODEL or "Quoted Name"',
             hint="Use letters, digits and underscores starting with a letter or underscore, "
             "or double-quote the name.",
+        )
+    return name
+
+
+def validate_model_name(name: str) -> str:
+    """Return ``name`` if FINETUNE('CREATE') accepts it as the fine-tuned model's name.
+
+    The model's own name is letters, digits and underscores starting with a letter, or any
+    double-quoted text; it may be qualified with a database and schema (``DB.SCHEMA.MY_MODEL``).
+    Raises :class:`InvalidIdentifierError` otherwise, before any I/O.
+    """
+    if not isinstance(name, str) or "\x00" in name or not _MODEL_RE.fullmatch(name):
+        raise InvalidIdentifierError(
+            f"invalid model name {name!r}: expected a Snowflake identifier as FINETUNE accepts "
+            "it, letters, digits and underscores starting with a letter (MY_MODEL, "
+            'DB.SCHEMA.MY_MODEL), or a "Quoted name"',
+            hint="Start the name with a letter and use only letters, digits and underscores, "
+            "or double-quote it.",
         )
     return name
 

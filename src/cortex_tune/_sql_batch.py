@@ -81,15 +81,18 @@ def _function_call(
     prompt_sql: str,
     options: Mapping[str, Any],
     *,
-    details: bool,
     messages_sql: str | None = None,
 ) -> tuple[str, list[Param]]:
-    """The COMPLETE call for one row, its placeholders in order (model first)."""
+    """The COMPLETE call for one row and its placeholders in order (model first).
+
+    Every form asks for Cortex's detailed answer, the one that carries ``usage`` (it costs
+    nothing more: Cortex bills the tokens processed): legacy TRY_COMPLETE with an array of
+    messages and an options object, AI_COMPLETE with ``show_details``. Failures stay per row
+    (TRY_COMPLETE's NULL, AI_COMPLETE's ``return_error_details``).
+    """
     params = dict(options)
     response_format = params.pop("response_format", None)
     if generation == "legacy":
-        if not options and not details and messages_sql is None:
-            return f"SNOWFLAKE.CORTEX.TRY_COMPLETE(?, {prompt_sql})", []
         messages = (
             messages_sql
             or f"ARRAY_CONSTRUCT(OBJECT_CONSTRUCT('role', 'user', 'content', {prompt_sql}))"
@@ -97,17 +100,12 @@ def _function_call(
         return f"SNOWFLAKE.CORTEX.TRY_COMPLETE(?, {messages}, PARSE_JSON(?))", [
             dump_json(dict(options))
         ]
-    sql = f"AI_COMPLETE(model => ?, prompt => {prompt_sql}"
-    values: list[Param] = []
-    if params or response_format is not None or details:
-        sql += ", model_parameters => PARSE_JSON(?)"
-        values.append(dump_json(params))
+    sql = f"AI_COMPLETE(model => ?, prompt => {prompt_sql}, model_parameters => PARSE_JSON(?)"
+    values: list[Param] = [dump_json(params)]
     if response_format is not None:
         sql += ", response_format => PARSE_JSON(?)"
         values.append(dump_json(response_format))
-    if options or details:
-        sql += ", show_details => TRUE"
-    return sql + ", return_error_details => TRUE)", values
+    return sql + ", show_details => TRUE, return_error_details => TRUE)", values
 
 
 def complete_batch_sql(
@@ -120,49 +118,73 @@ def complete_batch_sql(
 ) -> Statement:
     """COMPLETE over a bound JSON array of ``{"i": index, "p": prompt}`` objects (or
     ``{"i", "m": [messages]}`` with ``messages``), flattened server-side: one statement for
-    many prompts, each row answered or failed on its own (TRY_COMPLETE, or AI_COMPLETE with
-    error details)."""
+    many prompts, each row answered (with usage) or failed on its own (TRY_COMPLETE, or
+    AI_COMPLETE with error details)."""
     require_text(model, "model")
-    opts = dict(options or {})
     call, values = _function_call(
         functions,
         "f.value:p::STRING",
-        opts,
-        details=False,
+        dict(options or {}),
         messages_sql="f.value:m" if messages else None,
     )
     sql = f"SELECT f.value:i::INT AS I, {call} AS R {_FLATTEN}"
     return Statement(sql, (model, *values, items_json), "complete_many")
 
 
-@dataclass(frozen=True)
-class TableColumns:
-    """SQL expressions that take a table job's raw answer ``R`` apart."""
+#: The ERROR of a row whose answer could not be read although Cortex reported no error.
+NO_ANSWER = (
+    "Cortex returned no answer cortex-tune can read (no choices[0].messages, no "
+    "structured_output[0].raw_message, no structured object) and no error"
+)
+_TRY_NULL = "TRY_COMPLETE returned NULL: the row failed (the legacy function gives no reason)"
 
-    response: str
-    error: str
-    tokens: str
 
+def read_answers(
+    generation: Generation, *, structured: bool, inner: str, keep: str, prompt: str
+) -> str:
+    """A query of ``keep``, RESPONSE, ERROR and TOKENS over ``inner``, a query of ``keep``,
+    the prompt column ``prompt`` and ``CT_R``, the raw answer of :func:`_function_call`.
 
-def _table_columns(generation: Generation, structured: bool) -> TableColumns:
+    Every documented shape of the answer is read:
+
+    - legacy: JSON text with ``choices[0].messages``, or with a ``response_format`` either
+      ``structured_output[0].raw_message`` (beside ``usage``) or the bare object adhering to
+      the schema (the COMPLETE reference's shape, without usage);
+    - AI: ``{value, error}`` whose ``value`` is the detailed answer as an OBJECT or as JSON
+      text (the reference does not say which).
+
+    A row without a readable answer is a failed row: ERROR says why, never NULL. TOKENS is
+    Cortex's ``usage.total_tokens``; when the answer carries no usage (the bare structured
+    shape), it is an estimate of prompt and answer at four characters a token, so that a token
+    budget still counts the row. The raw answer is parsed in outer queries over the column
+    ``CT_R``, so the function runs once per row.
+    """
     if generation == "legacy":
-        body = "TRY_PARSE_JSON(R)"
-        text = (
-            f"TO_JSON({body}:structured_output[0]:raw_message)"
-            if structured
-            else f"{body}:choices[0]:messages::STRING"
+        answer = "TRY_PARSE_JSON(CT_R)"
+        error = f"IFF(CT_R IS NULL, '{_TRY_NULL}', NULL)"
+    else:
+        answer = "COALESCE(TRY_PARSE_JSON(CT_R:value::STRING), CT_R:value)"
+        error = "COALESCE(CT_R:error::STRING, IFF(CT_R IS NULL, 'AI_COMPLETE returned NULL', NULL))"
+    text = "CT_V:choices[0]:messages"
+    response = f"{text}::STRING"
+    if structured:
+        wrapped = "CT_V:structured_output[0]:raw_message"
+        response = (
+            f"IFF({wrapped} IS NOT NULL, TO_JSON({wrapped}), "
+            f"IFF({text} IS NOT NULL, {text}::STRING, NULLIF(TO_JSON(CT_V), 'null')))"
         )
-        return TableColumns(
-            text,
-            "IFF(R IS NULL, 'TRY_COMPLETE returned NULL', NULL)",
-            f"{body}:usage:total_tokens::INT",
-        )
-    text = (
-        "TO_JSON(R:value:structured_output[0]:raw_message)"
-        if structured
-        else "R:value:choices[0]:messages::STRING"
+    # Internal columns are prefixed CT_ so that they cannot meet a user's key column.
+    parsed = f"SELECT {keep}, {prompt} AS CT_P, {error} AS CT_E, {answer} AS CT_V FROM ({inner})"  # noqa: S608
+    taken = (
+        f"SELECT {keep}, CT_P, CT_E, IFF(CT_E IS NULL, {response}, NULL) AS RESPONSE, "  # noqa: S608
+        f"CT_V:usage:total_tokens::INT AS CT_U FROM ({parsed})"
     )
-    return TableColumns(text, "R:error::STRING", "R:value:usage:total_tokens::INT")
+    estimate = "CEIL((LENGTH(CT_P) + LENGTH(RESPONSE)) / 4)"
+    return (
+        f"SELECT {keep}, RESPONSE, COALESCE(CT_E, IFF(RESPONSE IS NULL, '{NO_ANSWER}', NULL)) "  # noqa: S608
+        f"AS ERROR, CAST(COALESCE(CT_U, IFF(RESPONSE IS NULL, NULL, {estimate})) AS INTEGER) "
+        f"AS TOKENS FROM ({taken})"
+    )
 
 
 def create_results_table_sql(into: str, *, source: str, key: str) -> Statement:
@@ -191,37 +213,46 @@ def complete_table_sql(
     """INSERT INTO ``into`` the answers for rows of ``source`` whose key is not there yet.
 
     The rows are chosen (and limited) first, then COMPLETE runs on just those, so a limit
-    bounds the cost. Answers, errors and tokens are taken apart in SQL.
+    bounds the cost. Answers, errors and tokens are taken apart in SQL (:func:`read_answers`).
     """
     require_text(model, "model")
     validate_name(into, what="table name")
     k = quote_column(key)
     opts = dict(options or {})
     prompt_sql, prompt_params = prompt_expression(prompt)
-    call, values = _function_call(functions, prompt_sql, opts, details=True)
-    cols = _table_columns(functions, "response_format" in opts)
+    call, values = _function_call(functions, "u.CT_PROMPT", opts)
     pick = (
         f"SELECT * FROM ({source_query(source)}) s WHERE s.{k} IS NOT NULL "  # noqa: S608
         f"AND s.{k} NOT IN (SELECT {k} FROM {into} WHERE {k} IS NOT NULL) ORDER BY s.{k}"
     )
-    params: list[Param] = [model, *prompt_params, *values]
+    params: list[Param] = [model, *values, *prompt_params]
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be a positive integer, not {limit!r}")
         pick += " LIMIT ?"
         params.append(limit)
-    answered = f"SELECT t.{k} AS {k}, {call} AS R FROM ({pick}) t"  # noqa: S608
+    prompted = f"SELECT t.{k} AS {k}, {prompt_sql} AS CT_PROMPT FROM ({pick}) t"  # noqa: S608
+    answered = f"SELECT u.{k} AS {k}, u.CT_PROMPT AS CT_PROMPT, {call} AS CT_R FROM ({prompted}) u"  # noqa: S608
+    read = read_answers(
+        functions, structured="response_format" in opts, inner=answered, keep=k, prompt="CT_PROMPT"
+    )
     sql = (
         f"INSERT INTO {into} ({k}, RESPONSE, ERROR, TOKENS) "  # noqa: S608
-        f"SELECT {k}, {cols.response}, {cols.error}, {cols.tokens} FROM ({answered})"
+        f"SELECT {k}, RESPONSE, ERROR, TOKENS FROM ({read})"
     )
     return Statement(sql, tuple(params), "complete_table")
 
 
 def table_summary_sql(into: str) -> Statement:
-    """Rows, failed rows and tokens so far in a results table."""
+    """Rows, failed rows and tokens so far in a results table.
+
+    A row is failed when it has an ERROR, or no RESPONSE (tables written by earlier versions
+    may hold such rows without an error)."""
     validate_name(into, what="table name")
-    sql = f"SELECT COUNT(*), COUNT(ERROR), COALESCE(SUM(TOKENS), 0) FROM {into}"  # noqa: S608
+    sql = (
+        "SELECT COUNT(*), COALESCE(SUM(IFF(ERROR IS NOT NULL OR RESPONSE IS NULL, 1, 0)), 0), "  # noqa: S608
+        f"COALESCE(SUM(TOKENS), 0) FROM {into}"
+    )
     return Statement(sql, (), "complete_table.summary")
 
 
@@ -237,4 +268,5 @@ def read_table_sql(into: str, *, key: str | None = None) -> Statement:
 def delete_failed_sql(into: str) -> Statement:
     """Remove failed rows so a re-run answers them again."""
     validate_name(into, what="table name")
-    return Statement(f"DELETE FROM {into} WHERE ERROR IS NOT NULL", (), "complete_table.retry")  # noqa: S608
+    sql = f"DELETE FROM {into} WHERE ERROR IS NOT NULL OR RESPONSE IS NULL"  # noqa: S608
+    return Statement(sql, (), "complete_table.retry")

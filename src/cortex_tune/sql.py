@@ -24,8 +24,8 @@ from typing import Any, TypeAlias
 from pydantic import ValidationError
 
 from cortex_tune._constants import MARKER_PREFIX
-from cortex_tune._errors import ConfigurationError
-from cortex_tune._identifiers import validate_name
+from cortex_tune._errors import ConfigurationError, InvalidOptionsError
+from cortex_tune._identifiers import validate_model_name
 from cortex_tune._literals import quote_literal
 from cortex_tune._models import Message
 from cortex_tune._schema import to_cortex_schema
@@ -101,7 +101,7 @@ def finetune_create_sql(
     written as string constants by :func:`quote_literal` instead of bound (for an account that
     refuses bound FINETUNE arguments; the SQL then depends on the values).
     """
-    validate_name(name, what="model name")
+    validate_model_name(name)
     require_text(base_model, "base_model")
     if max_epochs is not None and (
         isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or not 1 <= max_epochs <= 10
@@ -146,6 +146,27 @@ def _finetune(verb: str, params: list[Param], op: str, *, literals: bool) -> Sta
 # -- inference -----------------------------------------------------------------------------------
 
 
+#: "max_tokens: ... Maximum allowed value: 8192" (COMPLETE and AI_COMPLETE references). The
+#: model table of the Cortex AI Functions guide lists larger output limits for some newer models
+#: (claude-sonnet-4-5: 64,000), so this bound is checked before any I/O only for the models the
+#: table lists at 8,192; for other models Cortex decides (and its refusal is the same error).
+_MAX_OUTPUT_TOKENS = 8192
+_MODELS_AT_MAX_OUTPUT = frozenset(
+    {
+        "llama3-8b",
+        "llama3-70b",
+        "llama3.1-8b",
+        "llama3.1-70b",
+        "llama3.3-70b",
+        "llama4-maverick",
+        "llama4-scout",
+        "mistral-7b",
+        "mixtral-8x7b",
+        "mistral-large2",
+    }
+)
+
+
 def complete_options(
     *,
     temperature: float | None = None,
@@ -153,26 +174,46 @@ def complete_options(
     max_tokens: int | None = None,
     guardrails: bool | None = None,
     response_format: Any = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
-    """The COMPLETE options object for the given settings, checked against Cortex's ranges."""
+    """The COMPLETE options object for the given settings, checked against Cortex's ranges.
+
+    temperature and top_p: "A value from 0 to 1 (inclusive)"; max_tokens: a positive integer,
+    at most 8192 for the models whose documented output limit that is (give ``model``);
+    guardrails: "Either TRUE or FALSE".
+
+    Raises:
+        InvalidOptionsError: A value out of its documented range (before any I/O; Cortex's own
+            refusal of an options object raises the same class).
+    """
     options: dict[str, Any] = {}
     for key, value in (("temperature", temperature), ("top_p", top_p)):
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ConfigurationError(f"{key} must be a number from 0 to 1, not {value!r}")
+            raise InvalidOptionsError(f"{key} must be a number from 0 to 1, not {value!r}")
         options[key] = value
     if max_tokens is not None:
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise ConfigurationError(f"max_tokens must be a positive integer, not {max_tokens!r}")
-        options["max_tokens"] = max_tokens
+        options["max_tokens"] = _max_tokens(max_tokens, model)
     if guardrails is not None:
         if not isinstance(guardrails, bool):
-            raise ConfigurationError(f"guardrails must be True or False, not {guardrails!r}")
+            raise InvalidOptionsError(f"guardrails must be True or False, not {guardrails!r}")
         options["guardrails"] = guardrails
     if response_format is not None:
         options["response_format"] = {"type": "json", "schema": to_cortex_schema(response_format)}
     return options
+
+
+def _max_tokens(value: Any, model: str | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOptionsError(f"max_tokens must be a positive integer, not {value!r}")
+    known = isinstance(model, str) and model.strip().lower() in _MODELS_AT_MAX_OUTPUT
+    if known and value > _MAX_OUTPUT_TOKENS:
+        raise InvalidOptionsError(
+            f"max_tokens must be at most {_MAX_OUTPUT_TOKENS} for {model} (its documented "
+            f"maximum output), not {value}"
+        )
+    return value
 
 
 def complete_sql(
@@ -181,21 +222,27 @@ def complete_sql(
     *,
     options: Mapping[str, Any] | None = None,
     functions: Generation = "legacy",
+    usage: bool = True,
 ) -> Statement:
     """COMPLETE / AI_COMPLETE for one prompt or conversation.
 
-    Legacy generation: a plain prompt with no options uses the two-argument form (plain text
-    back); a conversation or any options use ``COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))``,
-    whose answer is JSON with ``choices`` and ``usage``.
+    Cortex returns token usage only in its detailed answers, and they cost nothing more (Cortex
+    bills the tokens processed), so by default every form asks for them:
 
-    AI generation: arguments are named and ``return_error_details => TRUE`` is always set, so
-    a failure comes back with its reason (AI_COMPLETE otherwise returns a bare NULL). With
-    options, ``show_details => TRUE`` asks for usage. AI_COMPLETE has no documented
-    conversation form, so a conversation must be a single user message there.
+    - legacy: ``COMPLETE(?, PARSE_JSON(?), PARSE_JSON(?))`` with the conversation as an array of
+      messages and the options object (``{}`` when none); the answer is JSON with ``choices``
+      (or the structured output) and ``usage``;
+    - AI: named arguments with ``show_details => TRUE``, and ``return_error_details => TRUE``
+      so a failure comes back with its reason (AI_COMPLETE otherwise returns a bare NULL).
+
+    ``usage=False`` sends a plain prompt without options in the short forms instead
+    (``COMPLETE(?, ?)``, or AI_COMPLETE without ``show_details``), whose answer is the text
+    alone. AI_COMPLETE has no documented conversation form, so a conversation must be a single
+    user message there.
     """
     require_text(model, "model")
     messages = to_messages(prompt)
-    plain = isinstance(prompt, str) and not options
+    plain = isinstance(prompt, str) and not options and not usage
     if functions == "legacy":
         if plain:
             return Statement("SELECT SNOWFLAKE.CORTEX.COMPLETE(?, ?)", (model, prompt), "complete")  # type: ignore[arg-type]
@@ -243,23 +290,51 @@ def count_tokens_sql(model: str, text: str, *, functions: Generation = "legacy")
 
 
 def to_messages(prompt: PromptInput) -> list[Message]:
-    """Normalise a prompt, a message, or a list of messages/dicts into messages."""
+    """Normalise a prompt, a message, or a list of messages/dicts into messages.
+
+    The order is checked before anything is sent: an optional system message first, then user
+    and assistant messages taking turns, starting with a user message (the COMPLETE reference).
+    """
     if isinstance(prompt, str):
         return [Message.user(prompt)]
-    if isinstance(prompt, Message):
-        return [prompt]
-    if isinstance(prompt, Mapping):
-        return [_message(prompt)]
-    if isinstance(prompt, Sequence):
+    if isinstance(prompt, (Message, Mapping)):
+        messages = [prompt if isinstance(prompt, Message) else _message(prompt)]
+    elif isinstance(prompt, Sequence):
         messages = [m if isinstance(m, Message) else _message(m) for m in prompt]
         if not messages:
             raise ConfigurationError("the conversation is empty: give at least one user message")
-        if any(m.role == "system" for m in messages[1:]):
-            raise ConfigurationError("a system message may only come first in the conversation")
-        return messages
-    raise ConfigurationError(
-        f"prompt must be a string or a list of messages, not {type(prompt).__name__}"
-    )
+    else:
+        raise ConfigurationError(
+            f"prompt must be a string or a list of messages, not {type(prompt).__name__}"
+        )
+    _check_order(messages)
+    return messages
+
+
+#: The roles each role may follow, from the COMPLETE reference: "'user': ... Must follow the
+#: system prompt (if there is one) or an assistant response. 'assistant': ... Must follow a user
+#: prompt." and a system prompt "must be the first in the array".
+_MAY_FOLLOW = {"system": (None,), "user": (None, "system", "assistant"), "assistant": ("user",)}
+
+
+_RULE = {
+    "system": "a system message may only come first in the conversation",
+    "user": "a user message comes first, or after the system message or an assistant message",
+    "assistant": "an assistant message comes after a user message",
+}
+
+
+def _check_order(messages: list[Message]) -> None:
+    before: str | None = None
+    for i, message in enumerate(messages):
+        if before not in _MAY_FOLLOW[message.role]:
+            where = f"after a {before} message" if before else "first"
+            raise ConfigurationError(
+                f"message {i} ({message.role}) cannot come {where}: {_RULE[message.role]}",
+                hint="Cortex takes an optional system message, then user and assistant messages "
+                "taking turns, starting with a user message.",
+            )
+        before = message.role
 
 
 def _message(value: Any) -> Message:

@@ -191,14 +191,14 @@ CASES: dict[str, Case] = {
     ),
     "model-empty": Case(_complete("", "hi"), ConfigurationError, ("model",), 0),
     "temperature-out-of-range": Case(
-        _complete("echo", "hi", temperature=1.5), ConfigurationError, ("temperature", "0 to 1"), 0
+        _complete("echo", "hi", temperature=1.5), InvalidOptionsError, ("temperature", "0 to 1"), 0
     ),
-    "top-p-negative": Case(_complete("echo", "hi", top_p=-0.1), ConfigurationError, ("top_p",), 0),
+    "top-p-negative": Case(_complete("echo", "hi", top_p=-0.1), InvalidOptionsError, ("top_p",), 0),
     "max-tokens-zero": Case(
-        _complete("echo", "hi", max_tokens=0), ConfigurationError, ("max_tokens",), 0
+        _complete("echo", "hi", max_tokens=0), InvalidOptionsError, ("max_tokens",), 0
     ),
     "guardrails-not-bool": Case(
-        _complete("echo", "hi", guardrails="yes"), ConfigurationError, ("guardrails",), 0
+        _complete("echo", "hi", guardrails="yes"), InvalidOptionsError, ("guardrails",), 0
     ),
     "conversation-empty": Case(_complete("echo", []), ConfigurationError, ("empty",), 0),
     "system-message-not-first": Case(

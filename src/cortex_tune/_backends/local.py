@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ class LocalBackend:
         >>> from cortex_tune.sql import complete_sql
         >>> backend = LocalBackend()
         >>> backend.register_model("llama3.1-8b", lambda request: "Hi!")
-        >>> backend.execute(complete_sql("llama3.1-8b", "Hello")).scalar()
+        >>> backend.execute(complete_sql("llama3.1-8b", "Hello", usage=False)).scalar()
         'Hi!'
         >>> backend.close()
 
@@ -71,6 +71,15 @@ class LocalBackend:
             The default is a new user's account as Snowflake documents it: SNOWFLAKE.CORTEX_USER
             and USE AI FUNCTIONS granted to PUBLIC, cross-region inference DISABLED, the model
             allowlist ``All``, and the current role (SYSADMIN) owning its schemas.
+        answer_shapes: How Cortex's answers are shaped where Snowflake's documentation is silent
+            or inconsistent, so that code can be tested against each plausible answer:
+            ``{"legacy_structured": "bare" | "wrapped", "ai_details_value": "object" |
+            "text"}``. ``legacy_structured``: what COMPLETE with a ``response_format`` returns,
+            the schema's object alone (``"bare"``, the default, as the COMPLETE reference says)
+            or ``structured_output[0].raw_message`` beside ``usage`` (``"wrapped"``, as other
+            pages show). ``ai_details_value``: whether AI_COMPLETE's
+            ``return_error_details`` object carries ``value`` as an OBJECT (the default) or as
+            JSON text. Omitted keys keep their defaults.
 
     Raises:
         ConfigurationError: fakesnow is not installed, or a name is not a plain identifier.
@@ -89,6 +98,7 @@ class LocalBackend:
         duration: float | None = None,
         finetune_binds: bool = True,
         account: Account | None = None,
+        answer_shapes: Mapping[str, str] | None = None,
     ) -> None:
         for what, name in (("database", database), ("schema", schema)):
             if not _SIMPLE_NAME.fullmatch(name):
@@ -106,6 +116,7 @@ class LocalBackend:
             duration=duration,
             database=self.database,
             schema=self.schema,
+            answer_shapes=answer_shapes,
         )
         self.emulator.accepts_bound_finetune = finetune_binds
         self._engine: Engine = engine_module.open_engine(

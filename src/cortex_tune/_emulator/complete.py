@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 from cortex_tune import _rules
 from cortex_tune._emulator.errors import (
@@ -13,6 +15,7 @@ from cortex_tune._emulator.errors import (
     unknown_model,
 )
 from cortex_tune._emulator.models import ModelRequest
+from cortex_tune._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from cortex_tune._emulator.core import Emulator
@@ -22,6 +25,50 @@ _MAX_OUTPUT = 8192
 _GUARD_TEXT = "Response filtered by Cortex Guard"
 #: Context window assumed for a registered model that is not a fine-tunable base.
 _DEFAULT_WINDOW = 128_000
+#: Who may come right before each role ("user ... must follow the system prompt (if there is
+#: one) or an assistant response"; "assistant ... must follow a user prompt").
+_MAY_FOLLOW = {"user": (None, "system", "assistant"), "assistant": ("user",)}
+
+
+@dataclass(frozen=True)
+class AnswerShapes:
+    """How the emulator answers where Snowflake's documentation is silent or inconsistent.
+
+    Both answers are plausible, so cortex-tune reads both, and the emulator can give either
+    to prove it. The defaults follow the functions' reference pages.
+
+    Attributes:
+        legacy_structured: SNOWFLAKE.CORTEX.COMPLETE with a ``response_format``: ``"bare"``
+            returns the JSON object adhering to the schema, and nothing else (the COMPLETE
+            reference: "a string representation of a JSON object adhering to the specified JSON
+            schema"); ``"wrapped"`` returns ``{"structured_output": [{"raw_message": ...}],
+            "usage": ...}`` as the structured-output pages show.
+        ai_details_value: AI_COMPLETE with ``return_error_details => TRUE``: the ``value``
+            field holds the answer as an ``"object"`` or as ``"text"`` (the same JSON in a
+            string); the reference says only "same type as the normal return value".
+    """
+
+    legacy_structured: Literal["bare", "wrapped"] = "bare"
+    ai_details_value: Literal["object", "text"] = "object"
+
+    @classmethod
+    def of(cls, value: AnswerShapes | Mapping[str, str] | None) -> AnswerShapes:
+        """``value`` as AnswerShapes: None for the defaults, or a mapping of the fields."""
+        if value is None or isinstance(value, AnswerShapes):
+            return value or cls()
+        choices = {"legacy_structured": ("bare", "wrapped"), "ai_details_value": ("object", "text")}
+        if not isinstance(value, Mapping):
+            raise ConfigurationError(f"answer_shapes must be a mapping, not {value!r}")
+        for key, chosen in value.items():
+            if key not in choices or chosen not in choices[key]:
+                allowed = "; ".join(f"{k}: {' or '.join(v)}" for k, v in choices.items())
+                raise ConfigurationError(
+                    f"answer_shapes: {key}={chosen!r} is not a known shape", hint=allowed
+                )
+        chosen_shapes: dict[str, Any] = {
+            f.name: value[f.name] for f in fields(cls) if f.name in value
+        }
+        return cls(**chosen_shapes)
 
 
 def _json(value: Any, what: str) -> Any:
@@ -86,7 +133,7 @@ def _messages(prompt: Any, *, three_args: bool) -> list[dict[str, str]]:
         return [{"role": "user", "content": prompt}]
     if not isinstance(prompt, list) or not prompt:
         raise invalid_argument("COMPLETE with options takes an array of {role, content} objects")
-    messages = []
+    messages: list[dict[str, str]] = []
     for i, item in enumerate(prompt):
         item = _lower_keys(item)
         if not isinstance(item, dict) or not isinstance(item.get("content"), str):
@@ -94,6 +141,13 @@ def _messages(prompt: Any, *, three_args: bool) -> list[dict[str, str]]:
         role = str(item.get("role") or "user").lower()
         if role not in ("system", "user", "assistant") or (role == "system" and i > 0):
             raise invalid_argument(f"invalid role {role!r} in message {i}")
+        before = messages[-1]["role"] if messages else None
+        if role in _MAY_FOLLOW and before not in _MAY_FOLLOW[role]:
+            raise invalid_argument(
+                f"message {i} ({role}) cannot follow {before or 'the start of the conversation'}: "
+                "a user message follows the system prompt or an assistant response, and an "
+                "assistant message follows a user message"
+            )
         messages.append({"role": role, "content": item["content"]})
     return messages
 
@@ -196,7 +250,10 @@ def legacy_complete(
     if not three_args:
         text, _, _ = _generate(emu, model, messages, {})
         return text
-    return json.dumps(_respond(emu, model, messages, opts), ensure_ascii=False)
+    answer = _respond(emu, model, messages, opts)
+    if "structured_output" in answer and emu.answer_shapes.legacy_structured == "bare":
+        return json.dumps(answer["structured_output"][0]["raw_message"], ensure_ascii=False)
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def ai_complete(
@@ -217,6 +274,8 @@ def ai_complete(
             return {"value": None, "error": exc.msg}
         return None
     if return_error_details:
+        if isinstance(value, (dict, list)) and emu.answer_shapes.ai_details_value == "text":
+            value = json.dumps(value, ensure_ascii=False)
         return {"value": value, "error": None}
     return value
 
@@ -237,14 +296,14 @@ def _ai_value(emu: Emulator, model: Any, prompt: Any, params: Any, fmt: Any, det
     return answer["choices"][0]["messages"]
 
 
-def count_tokens(emu: Emulator, model: Any, text: Any) -> int:
-    """COUNT_TOKENS: an estimate (4 characters a token); fine-tuned models are refused."""
+def count_tokens(emu: Emulator, model: Any, text: Any, *, function: str = "COUNT_TOKENS") -> int:
+    """COUNT_TOKENS: an estimate (4 characters a token); fine-tuned models are refused, as both
+    COUNT_TOKENS ("does not support fine-tuned models") and AI_COUNT_TOKENS ("does not work ...
+    with fine-tuned models") document."""
     if not isinstance(model, str) or text is None:
-        raise invalid_argument("COUNT_TOKENS takes a model name and a text")
+        raise invalid_argument(f"{function} takes a model name and a text")
     if emu.fine_tuned(model) is not None:
-        raise invalid_argument(
-            "COUNT_TOKENS does not support fine-tuned models; count with the base model"
-        )
+        raise invalid_argument(f"{function} does not support fine-tuned models such as {model}")
     known = _rules.base_model_spec(model) is not None or model.strip().lower() in emu.models
     if not known:
         raise unknown_model(model)
@@ -257,4 +316,4 @@ def ai_count_tokens(emu: Emulator, function: Any, model: Any, text: Any) -> int:
         raise invalid_argument(
             f"AI_COUNT_TOKENS: unsupported function {function!r}; use 'ai_complete'"
         )
-    return count_tokens(emu, model, text)
+    return count_tokens(emu, model, text, function="AI_COUNT_TOKENS")

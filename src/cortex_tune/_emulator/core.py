@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -31,7 +31,7 @@ from cortex_tune._emulator.errors import (
 from cortex_tune._emulator.jobs import JobRecord, JobStore
 from cortex_tune._emulator.models import OpenAIEndpoint, Responder
 from cortex_tune._errors import InvalidIdentifierError
-from cortex_tune._identifiers import normalise_part, split_name
+from cortex_tune._identifiers import normalise_part, split_name, validate_model_name
 
 #: A function that runs a query and returns (column names, rows).
 QueryRunner = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
@@ -59,6 +59,8 @@ class Emulator:
         duration: When set, every job trains for exactly this many seconds.
         database: The current database that unqualified model names resolve in.
         schema: The current schema that unqualified model names resolve in.
+        answer_shapes: How to answer where Snowflake's documentation is silent (see
+            :class:`~cortex_tune._emulator.complete.AnswerShapes`); None for the defaults.
     """
 
     def __init__(
@@ -72,7 +74,9 @@ class Emulator:
         duration: float | None = None,
         database: str = "CORTEX_LOCAL",
         schema: str = "PUBLIC",
+        answer_shapes: _complete.AnswerShapes | Mapping[str, str] | None = None,
     ) -> None:
+        self.answer_shapes = _complete.AnswerShapes.of(answer_shapes)
         self.store = JobStore(path)
         self.clock = clock
         self.tokens_per_second = tokens_per_second
@@ -211,6 +215,10 @@ class Emulator:
             raise invalid_argument(
                 "FINETUNE('CREATE'): name, base model and training query must be strings"
             )
+        try:
+            validate_model_name(name)
+        except InvalidIdentifierError as exc:
+            raise invalid_argument(exc.message) from exc
         model_name = self._qualified(name)
         refused = _rules.refusal(_rules.base_model_findings(base_model))
         spec = _rules.base_model_spec(base_model)
