@@ -142,6 +142,8 @@ def _require_configured(name: str) -> None:
         where += " (which does not exist)"
     if CONFIG_FILE.exists():
         where += f" or the [connections] of {CONFIG_FILE}"
+    if os.environ.get("SNOWFLAKE_CONNECTIONS") is not None:  # the connector reads it instead
+        where = "$SNOWFLAKE_CONNECTIONS"
     if known:
         message = f"no Snowflake connection named {name!r} in {where}; known: {', '.join(known)}"
     else:
