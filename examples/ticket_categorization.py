@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cortex_tune import Cortex, FineTuneJob, ModelRequest
-from cortex_tune._synthetic import keyword_labeller
+from cortex_tune.sample_data import keyword_labeller
 
 DATA = Path(__file__).resolve().parent / "data" / "support_tickets.jsonl"
 LABELLER = "llama3.1-405b"

@@ -62,6 +62,10 @@ def test_readme_python_blocks_run(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr(snowflake.connector, "connect", connect)
+    # The connections the README's blocks name, as the connector reads them from the environment.
+    monkeypatch.setenv(
+        "SNOWFLAKE_CONNECTIONS", '[default]\naccount = "docs"\n[prod]\naccount = "docs"\n'
+    )
     conn = engine.connect(database="DOCS", schema="PUBLIC")
     namespace: dict[str, Any] = {
         "conn": conn,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cortex_tune import Cortex, ModelRequest, pipelines
-from cortex_tune._synthetic import keyword_labeller, support_tickets
+from cortex_tune.sample_data import keyword_labeller, support_tickets
 from cortex_tune.sql import Template
 
 pytest.importorskip("fakesnow")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,28 +55,36 @@ class _Frame:
 
 
 class SessionLike:
-    """The part of a Snowpark Session that cortex-tune uses, on a local engine."""
+    """The part of a Snowpark Session that cortex-tune uses, over a local engine connection.
+
+    As Snowpark documents ``Session.sql(query, params)``: the query and its params go to the
+    connector cursor of the session's connection (``Session.connection``) unchanged, so the
+    connection's paramstyle decides how placeholders are read.
+    """
 
     def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.calls: list[tuple[str, list[Any]]] = []
+        self.connection = conn
+        self.calls: list[tuple[str, list[Any] | None]] = []
 
     def sql(self, query: str, params: list[Any] | None = None) -> _Frame:
-        self.calls.append((query, list(params or [])))
-        cur = self.conn.cursor()
+        self.calls.append((query, params))
+        cur = self.connection.cursor()
         cur.execute(query, params)
         return _Frame(cur.fetchall())
 
 
-@pytest.fixture
-def session(engine: Any) -> SessionLike:
-    return SessionLike(engine.connect(database="DB", schema="PUBLIC", paramstyle="qmark"))
+@pytest.fixture(params=["qmark", "pyformat"])
+def session(engine: Any, request: pytest.FixtureRequest) -> SessionLike:
+    return SessionLike(engine.connect(database="DB", schema="PUBLIC", paramstyle=request.param))
 
 
 def test_snowpark_session_binds_values(session: SessionLike) -> None:
     cx = Cortex.from_session(session)
-    assert cx.sql("SELECT ?", [NASTY]) == [(NASTY,)]
-    assert session.calls == [("SELECT ?", [NASTY])]
+    assert cx.sql("SELECT ? AS A, '100%' AS B", [NASTY]) == [(NASTY, "100%")]
+    assert cx.sql("SELECT '100%' AS B") == [("100%",)]
+    sent = {"qmark": "SELECT ? AS A, '100%' AS B", "pyformat": "SELECT %s AS A, '100%%' AS B"}
+    assert session.calls[0] == (sent[session.connection._paramstyle], [NASTY])
+    assert session.calls[1] == ("SELECT '100%' AS B", None)
     cx.close()  # the session is the caller's: still usable
     assert cx.sql("SELECT 1") == [(1,)]
 
@@ -97,7 +106,8 @@ def test_connect_params_bound_attempts_but_never_cancel_long_statements() -> Non
     assert params["socket_timeout"] > 0
     assert "network_timeout" not in params
     assert "query_timeout" not in params
-    named = connect_params("prod", {})
+    # A named connection from another file: the connector reads and checks that file itself.
+    named = connect_params("prod", {"connections_file_path": Path("elsewhere.toml")})
     assert named["connection_name"] == "prod"
 
 

@@ -4,8 +4,8 @@ Every row is invented by seeded generators (fixed random seeds, templates and wo
 nothing comes from real customers or real tickets. Running this again writes byte-identical
 files.
 
-- ``support_emails.jsonl``: Tasty Bytes support emails (``cortex_tune._synthetic``).
-- ``support_tickets.jsonl``: telecom tickets with their true category (``cortex_tune._synthetic``).
+- ``support_emails.jsonl``: Tasty Bytes support emails (``cortex_tune.sample_data``).
+- ``support_tickets.jsonl``: telecom tickets with their true category (``cortex_tune.sample_data``).
 - ``teacher_tickets.jsonl``: what the offline stand-in for llama3.1-405b answers when
   ``examples/synthetic_distillation.py`` asks it to write tickets for a category, some of
   them deliberately off-topic so that the judge has something to reject.
@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cortex_tune._synthetic import support_emails, support_tickets
+from cortex_tune.sample_data import support_emails, support_tickets
 
 HERE = Path(__file__).resolve().parent
 

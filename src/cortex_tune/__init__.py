@@ -6,101 +6,176 @@ Example:
     >>> job = cx.finetune.create("MY_MODEL", base_model="mistral-7b",
     ...     training="SELECT body AS prompt, reply AS completion FROM train")  # doctest: +SKIP
     >>> cx.finetune.wait(job.id).status                          # doctest: +SKIP
+
+Every public name is loaded on first use (``from cortex_tune import Cortex`` loads the client
+and its models; ``import cortex_tune`` alone loads nothing), so that the command line, a script
+that needs one error class, and type imports do not pay for the rest.
 """
+
+from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune import sql
-from cortex_tune._backends.base import Backend, Result
-from cortex_tune._batch import BatchResult, TableRunSummary
-from cortex_tune._client import Cortex
-from cortex_tune._deprecation import LegacyFunctionWarning
-from cortex_tune._doctor import DoctorReport
-from cortex_tune._errors import (
-    AmbiguousCreateError,
-    AuthenticationError,
-    BudgetExceededError,
-    ConfigurationError,
-    ConnectionFailedError,
-    CortexError,
-    InvalidIdentifierError,
-    InvalidOptionsError,
-    JobCancelledError,
-    JobFailedError,
-    JobNotFoundError,
-    JobVanishedError,
-    MaxTokensExceededError,
-    NetworkError,
-    NoWarehouseError,
-    ObjectNotFoundError,
-    PermissionDeniedError,
-    PreflightError,
-    QueryError,
-    ResponseParseError,
-    SessionExpiredError,
-    StructuredOutputError,
-    ThrottledError,
-    TrainingDataError,
-    TransientError,
-    UnknownFunctionError,
-    UnknownModelError,
-    WaitTimeoutError,
-)
-from cortex_tune._evaluate import Comparison, EvalReport, EvalRow
-from cortex_tune._models import (
-    Completion,
-    FineTuneJob,
-    JobError,
-    JobStatus,
-    JobSummary,
-    Message,
-    ToolCall,
-    TrainingResult,
-    Usage,
-)
-from cortex_tune._preflight import PreflightReport
-from cortex_tune._rest import (
-    AsyncCompletionStream,
-    CompletionStream,
-    Plan,
-    Request,
-    RestCredentialsError,
-    RestSettings,
-    Tool,
-    ToolLoopError,
-    ToolRun,
-    tool,
-)
-from cortex_tune._retry import RetryPolicy
-from cortex_tune._rules import Finding
-from cortex_tune._sql_batch import Template
-from cortex_tune._training_data import TrainingData
 from cortex_tune._version import __version__
-from cortex_tune.sql import Statement
 
 if TYPE_CHECKING:
-    from cortex_tune import pipelines
+    from cortex_tune import pipelines, sample_data, sql
+    from cortex_tune._backends.base import Backend, Result
     from cortex_tune._backends.fake import FakeBackend
+    from cortex_tune._batch import BatchResult, TableRunSummary
+    from cortex_tune._client import Cortex
+    from cortex_tune._deprecation import LegacyFunctionWarning
+    from cortex_tune._doctor import DoctorReport
     from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
+    from cortex_tune._errors import (
+        AmbiguousCreateError,
+        AuthenticationError,
+        BudgetExceededError,
+        ConfigurationError,
+        ConnectionFailedError,
+        CortexError,
+        InvalidIdentifierError,
+        InvalidOptionsError,
+        JobCancelledError,
+        JobFailedError,
+        JobNotFoundError,
+        JobVanishedError,
+        MaxTokensExceededError,
+        NetworkError,
+        NoWarehouseError,
+        ObjectNotFoundError,
+        PermissionDeniedError,
+        PreflightError,
+        QueryError,
+        ResponseParseError,
+        SessionExpiredError,
+        StructuredOutputError,
+        ThrottledError,
+        TrainingDataError,
+        TransientError,
+        UnknownFunctionError,
+        UnknownModelError,
+        WaitTimeoutError,
+    )
+    from cortex_tune._evaluate import Comparison, EvalReport, EvalRow
+    from cortex_tune._models import (
+        Completion,
+        FineTuneJob,
+        JobError,
+        JobStatus,
+        JobSummary,
+        Message,
+        ToolCall,
+        TrainingResult,
+        Usage,
+    )
+    from cortex_tune._preflight import PreflightReport
+    from cortex_tune._rest import (
+        AsyncCompletionStream,
+        CompletionStream,
+        Plan,
+        Request,
+        RestCredentialsError,
+        RestSettings,
+        Tool,
+        ToolLoopError,
+        ToolRun,
+        tool,
+    )
+    from cortex_tune._retry import RetryPolicy
+    from cortex_tune._rules import Finding
+    from cortex_tune._sql_batch import Template
+    from cortex_tune._training_data import TrainingData
+    from cortex_tune.sql import Statement
 
-# The emulator and the test doubles load on first use, to keep `import cortex_tune` light.
-_LAZY = {
-    "pipelines": "cortex_tune.pipelines",
-    "FakeBackend": "cortex_tune._backends.fake",
-    "ModelRequest": "cortex_tune._emulator.models",
-    "OpenAIEndpoint": "cortex_tune._emulator.models",
+# Where each public name lives. A module's own name stands for the module itself.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "cortex_tune._backends.base": ("Backend", "Result"),
+    "cortex_tune._backends.fake": ("FakeBackend",),
+    "cortex_tune._batch": ("BatchResult", "TableRunSummary"),
+    "cortex_tune._client": ("Cortex",),
+    "cortex_tune._deprecation": ("LegacyFunctionWarning",),
+    "cortex_tune._doctor": ("DoctorReport",),
+    "cortex_tune._emulator.models": ("ModelRequest", "OpenAIEndpoint"),
+    "cortex_tune._errors": (
+        "AmbiguousCreateError",
+        "AuthenticationError",
+        "BudgetExceededError",
+        "ConfigurationError",
+        "ConnectionFailedError",
+        "CortexError",
+        "InvalidIdentifierError",
+        "InvalidOptionsError",
+        "JobCancelledError",
+        "JobFailedError",
+        "JobNotFoundError",
+        "JobVanishedError",
+        "MaxTokensExceededError",
+        "NetworkError",
+        "NoWarehouseError",
+        "ObjectNotFoundError",
+        "PermissionDeniedError",
+        "PreflightError",
+        "QueryError",
+        "ResponseParseError",
+        "SessionExpiredError",
+        "StructuredOutputError",
+        "ThrottledError",
+        "TrainingDataError",
+        "TransientError",
+        "UnknownFunctionError",
+        "UnknownModelError",
+        "WaitTimeoutError",
+    ),
+    "cortex_tune._evaluate": ("Comparison", "EvalReport", "EvalRow"),
+    "cortex_tune._models": (
+        "Completion",
+        "FineTuneJob",
+        "JobError",
+        "JobStatus",
+        "JobSummary",
+        "Message",
+        "ToolCall",
+        "TrainingResult",
+        "Usage",
+    ),
+    "cortex_tune._preflight": ("PreflightReport",),
+    "cortex_tune._rest": (
+        "AsyncCompletionStream",
+        "CompletionStream",
+        "Plan",
+        "Request",
+        "RestCredentialsError",
+        "RestSettings",
+        "Tool",
+        "ToolLoopError",
+        "ToolRun",
+        "tool",
+    ),
+    "cortex_tune._retry": ("RetryPolicy",),
+    "cortex_tune._rules": ("Finding",),
+    "cortex_tune._sql_batch": ("Template",),
+    "cortex_tune._training_data": ("TrainingData",),
+    "cortex_tune.pipelines": ("pipelines",),
+    "cortex_tune.sample_data": ("sample_data",),
+    "cortex_tune.sql": ("Statement", "sql"),
 }
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'cortex_tune' has no attribute {name!r}")
     loaded = importlib.import_module(module)
     value = loaded if module.endswith("." + name) else getattr(loaded, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [
@@ -171,6 +246,7 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "pipelines",
+    "sample_data",
     "sql",
     "tool",
 ]

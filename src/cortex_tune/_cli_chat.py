@@ -19,12 +19,19 @@ def client(ctx: typer.Context) -> Any:
     """The client for streaming commands: local, REST when configured, else SQL."""
     from cortex_tune._backends.snowflake import connect_params
     from cortex_tune._client import Cortex
+    from cortex_tune._errors import ConnectionFailedError
     from cortex_tune._rest import RestSettings
 
     settings = settings_of(ctx)
     if settings.local_path is not None:
         return Cortex.local(settings.local_path)
-    params = connect_params(settings.connection, {})
+    try:
+        params = connect_params(settings.connection, {})
+    except ConnectionFailedError:
+        # No SQL connection configured: REST may come from the environment alone.
+        if settings.connection is not None or not RestSettings.from_params({}).ready:
+            raise
+        return Cortex.rest()
     if RestSettings.from_params(params).ready:
         return Cortex.rest(settings.connection)
     return Cortex.connect(settings.connection)

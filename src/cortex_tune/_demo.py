@@ -9,8 +9,8 @@ from typing import Any
 import typer
 
 from cortex_tune._client import Cortex
-from cortex_tune._synthetic import support_emails
 from cortex_tune._training_data import TrainingData
+from cortex_tune.sample_data import support_emails
 
 MODEL = "SUPPORT_MISTRAL_7B"
 BASE = "mistral-7b"

@@ -20,11 +20,11 @@
     │   ├── InvalidOptionsError         options out of range: refused before I/O where the
     │   │                               range is documented, else by Cortex
     │   ├── StructuredOutputError       the schema or the model's JSON failed validation
-    │   ├── JobNotFoundError            no fine-tuning job with that id
-    │   │   └── JobVanishedError        a job seen earlier is gone (garbage collected)
     │   ├── PermissionDeniedError       missing CORTEX_USER / CREATE MODEL / USAGE
     │   ├── NoWarehouseError            no warehouse is in use
     │   ├── ObjectNotFoundError         a table, schema or database is missing or not visible
+    │   │   └── JobNotFoundError        no fine-tuning job with that id, however it is spelled
+    │   │       └── JobVanishedError    a job seen earlier is gone (garbage collected)
     │   ├── UnknownFunctionError        the account lacks a function (e.g. AI_COMPLETE)
     │   └── TrainingDataError           training data Cortex would refuse
     │       └── PreflightError          create()'s check found it first; no job was created
@@ -36,7 +36,8 @@
     └── WaitTimeoutError                wait() ran out of time (the job goes on)
 
 Every error carries ``op`` (the statement kind), ``query_id``, ``errno``, ``sqlstate`` and a
-``hint`` saying what to do. Secrets never appear in messages: the client redacts every secret
+``hint`` saying what to do: each class has a default hint, and a more precise one replaces it
+where the failure is known better. Secrets never appear in messages: the client redacts every secret
 it was given before an error leaves it.
 """
 
@@ -63,7 +64,10 @@ class CortexError(Exception):
         sqlstate: The SQLSTATE, when there is one.
     """
 
-    default_hint: str | None = None
+    default_hint: str | None = (
+        "See the message; the cortex_tune logger at DEBUG level shows every statement's op "
+        "and query id."
+    )
 
     def __init__(
         self,
@@ -117,9 +121,16 @@ class CortexError(Exception):
 class ConfigurationError(CortexError, ValueError):
     """Arguments or settings that cannot work; raised before any statement is sent."""
 
+    default_hint = "Fix the argument or setting the message names; nothing was sent to Snowflake."
+
 
 class InvalidIdentifierError(ConfigurationError):
     """A model, table or column name that Snowflake would refuse."""
+
+    default_hint = (
+        "Use letters, digits and underscores starting with a letter or underscore "
+        '(optionally qualified, DB.SCHEMA.NAME), or double-quote the name ("My Name").'
+    )
 
 
 class ConnectionFailedError(CortexError):
@@ -166,6 +177,11 @@ class NetworkError(TransientError):
 
 class QueryError(CortexError):
     """Snowflake refused the statement; retrying the same statement will not help."""
+
+    default_hint = (
+        "Snowflake refused the statement; the message says why. Look the query_id up in "
+        "Snowsight's Query History for the full statement and error."
+    )
 
 
 class UnknownModelError(QueryError):
@@ -230,23 +246,6 @@ class StructuredOutputError(QueryError):
                 self.raw = self.raw.replace(secret, "***")
 
 
-class JobNotFoundError(QueryError):
-    """No fine-tuning job has that id (or it was garbage collected)."""
-
-    default_hint = (
-        "Check the id with cx.finetune.list(); Snowflake garbage-collects old jobs from SHOW."
-    )
-
-
-class JobVanishedError(JobNotFoundError):
-    """A job seen earlier no longer exists (Snowflake garbage-collected it)."""
-
-    default_hint = (
-        "The job was garbage collected; if it succeeded its model is still in the registry "
-        "(SHOW MODELS)."
-    )
-
-
 class PermissionDeniedError(QueryError):
     """The role lacks a privilege the statement needs."""
 
@@ -268,6 +267,26 @@ class ObjectNotFoundError(QueryError):
     default_hint = (
         "Check the name and its qualification (DB.SCHEMA.TABLE), the session's current database "
         "and schema, and that the role has USAGE/SELECT on it."
+    )
+
+
+class JobNotFoundError(ObjectNotFoundError):
+    """No fine-tuning job has that id, however the id is spelled (or it was garbage collected).
+
+    An :class:`ObjectNotFoundError`: a job is one more object that may not exist.
+    """
+
+    default_hint = (
+        "Check the id (ft_...) against cx.finetune.list(); Snowflake garbage-collects old jobs."
+    )
+
+
+class JobVanishedError(JobNotFoundError):
+    """A job seen earlier no longer exists (Snowflake garbage-collected it)."""
+
+    default_hint = (
+        "The job was garbage collected; if it succeeded its model is still in the registry "
+        "(SHOW MODELS)."
     )
 
 
@@ -347,6 +366,11 @@ class JobFailedError(CortexError):
         job: The terminal job.
     """
 
+    default_hint = (
+        "job.error says why the job failed (often its training query): fix that and create a "
+        "new job; a failed job is not resumed."
+    )
+
     def __init__(self, message: str, *, job: FineTuneJob, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.job = job
@@ -354,6 +378,8 @@ class JobFailedError(CortexError):
 
 class JobCancelledError(JobFailedError):
     """wait(raise_on_error=True) saw the job end CANCELLED."""
+
+    default_hint = "The job was cancelled; create a new job to train again."
 
 
 class WaitTimeoutError(CortexError, TimeoutError):
@@ -467,6 +493,24 @@ _SESSION_EXPIRED_ERRNOS = {390112, 390114}
 # 250002: the connection is closed (the client closed it, or the connector gave up on it)
 _CONNECTION_CLOSED = 250002
 _CONNECTION_CLOSED_HINT = "The connection is closed: create a new client (Cortex.connect)."
+#: What to do when no connection is configured under the name asked for (the connector's
+#: documented search order for connections.toml, then the alternatives).
+NO_CONNECTION_HINT = (
+    "Add the connection to connections.toml, which the connector reads from $SNOWFLAKE_HOME, "
+    "else from ~/.snowflake/ if that folder exists, else from the platform's config folder "
+    "(~/.config/snowflake on Linux, ~/Library/Application Support/snowflake on macOS, "
+    "%LOCALAPPDATA%\\snowflake on Windows); for example a [default] table with account, user "
+    "and authenticator (or `snow connection add`). Or pass account=... and user=... to "
+    "Cortex.connect(). To work offline, without an account: Cortex.local() (CLI: --local)."
+)
+# The connector's words for a connection name that connections.toml does not have.
+_NO_CONNECTION_TEXT = re.compile(
+    r"invalid connection_name|default connection with name .* cannot be found"
+)
+# Statements that look a job up by id: whatever Snowflake calls the missing object there, it
+# is the job (Snowflake documents no error text for an unknown id).
+_JOB_LOOKUPS = frozenset({"finetune.describe", "finetune.cancel"})
+_MISSING_TEXT = re.compile(r"not found|does not exist|no such|unknown job")
 # 250001 + SQLSTATE 08001 from a DatabaseError: connector 5.x's login / authentication failure
 # (e.g. a 401 its token refresh could not cure); 4.x reports unreachable hosts as
 # OperationalError 250001 instead.
@@ -502,7 +546,13 @@ def translate(exc: BaseException, *, op: str | None = None) -> CortexError:
         "sqlstate": None if sqlstate in (None, "", "n/a") else str(sqlstate),
     }
     cls = _classify(names, message, errno, exc, sqlstate=common["sqlstate"])
-    hint = _CONNECTION_CLOSED_HINT if errno == _CONNECTION_CLOSED else None
+    if op in _JOB_LOOKUPS and _is_missing(cls, message):
+        cls = JobNotFoundError
+    hint = None
+    if errno == _CONNECTION_CLOSED:
+        hint = _CONNECTION_CLOSED_HINT
+    elif _NO_CONNECTION_TEXT.search(message.lower()):
+        cls, hint = ConnectionFailedError, NO_CONNECTION_HINT
     return cls(message, hint=hint, **common)
 
 
@@ -543,6 +593,13 @@ def _classify(
     if "InterfaceError" in names:
         return ConnectionFailedError
     return CortexError
+
+
+def _is_missing(cls: type[CortexError], message: str) -> bool:
+    """Whether an error of class ``cls`` with ``message`` says that something does not exist."""
+    if issubclass(cls, ObjectNotFoundError):
+        return True
+    return cls is QueryError and _MISSING_TEXT.search(message.lower()) is not None
 
 
 def _int_or_none(value: object) -> int | None:

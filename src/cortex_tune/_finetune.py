@@ -332,11 +332,18 @@ class FineTune:
 
         A job that had already ended keeps its final state; cancelling an already cancelled
         job is not an error.
+
+        Raises:
+            JobNotFoundError: No job has that id (reported with ``op="finetune.cancel"``).
         """
         try:
             self._run(lambda literals: finetune_cancel_sql(job_id, literals=literals))
-        except QueryError:
-            job = self.describe(job_id)
+        except QueryError as exc:
+            try:
+                job = self.describe(job_id)
+            except CortexError:
+                # The user asked to cancel: report CANCEL's own failure, not the lookup's.
+                raise exc from exc.__cause__
             if job.status is JobStatus.CANCELLED:
                 return job
             raise

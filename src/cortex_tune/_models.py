@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import html
+import re
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 T = TypeVar("T")
 
@@ -53,9 +54,14 @@ _ALIASES = {"RUNNING": "IN_PROGRESS", "CANCELED": "CANCELLED", "FAILED": "ERROR"
 
 
 def _epoch_to_datetime(value: Any) -> dt.datetime | None:
-    """Epoch milliseconds (FINETUNE) or seconds (COMPLETE) to an aware UTC datetime."""
+    """Epoch milliseconds (FINETUNE) or seconds (COMPLETE) to an aware UTC datetime.
+
+    An ISO 8601 text (what ``model_dump_json`` writes) is read back too.
+    """
     if value is None or value == "":
         return None
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
+        value = _from_iso(value)
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
     # ValueError (not TypeError/OverflowError) so that pydantic reports a validation error.
@@ -67,6 +73,16 @@ def _epoch_to_datetime(value: Any) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(number, tz=dt.timezone.utc)
     except (TypeError, OverflowError, OSError) as exc:
         raise ValueError(f"not an epoch timestamp: {value!r}") from exc
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _from_iso(text: str) -> dt.datetime:
+    try:  # Python 3.10 reads no "Z" suffix
+        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not an epoch timestamp nor an ISO 8601 time: {text!r}") from exc
 
 
 class JobError(_Model):
@@ -88,7 +104,12 @@ class TrainingResult(_Model):
 
 
 class JobSummary(_Model):
-    """One entry of FINETUNE('SHOW'): an id and a status, sometimes a little more."""
+    """One entry of FINETUNE('SHOW'): an id and a status, sometimes a little more.
+
+    Forward-compatible on its own: ``JobSummary.model_validate_json(text)`` of a SHOW entry
+    with a status this version does not know gives ``JobStatus.UNKNOWN``, keeps the text on
+    ``status_raw`` and the whole payload on ``raw``.
+    """
 
     id: str
     """The job id, e.g. ``ft_6556e15c-...``."""
@@ -103,6 +124,21 @@ class JobSummary(_Model):
     raw: dict[str, Any] = Field(default_factory=dict, repr=False, exclude=True)
     """The payload as received."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _as_received(cls, data: Any) -> Any:
+        """Keep the payload and the status text; read any status string, known or not."""
+        if not isinstance(data, dict) or "status" not in data:
+            return data
+        status = data["status"]
+        if isinstance(status, JobStatus):
+            return data
+        fields = dict(data)
+        fields.setdefault("raw", dict(data))
+        fields.setdefault("status_raw", None if status is None else str(status))
+        fields["status"] = JobStatus.parse(status)
+        return fields
+
     @field_validator("created_on", mode="before")
     @classmethod
     def _created(cls, value: Any) -> dt.datetime | None:
@@ -110,7 +146,11 @@ class JobSummary(_Model):
 
 
 class FineTuneJob(JobSummary):
-    """A fine-tuning job as FINETUNE('DESCRIBE') reports it."""
+    """A fine-tuning job as FINETUNE('DESCRIBE') reports it.
+
+    ``FineTuneJob.model_validate_json(text)`` reads a stored DESCRIBE answer, whatever its
+    status (see :class:`JobSummary`).
+    """
 
     progress: float = 0.0
     """Fraction done, 0.0 to 1.0."""

@@ -11,7 +11,7 @@ import html
 import json
 import sys
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -148,6 +148,19 @@ class PreflightReport(_Report):
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # What a user looks for first, in one short line; print(report) shows everything.
+        yield "ok", self.ok
+        yield "base_model", self.base_model
+        yield "max_epochs", self.max_epochs
+        yield "errors", len(self.errors)
+        yield "warnings", len(self.warnings)
+        yield "notes", len(self.notes)
+        for check in (self.training, self.validation):
+            if check is not None:
+                yield f"{check.data}_rows", check.stats.rows if check.stats else None
+        yield "trained_tokens", self.cost.trained_tokens if self.cost else None
 
     def _repr_html_(self) -> str:
         return _html(self)

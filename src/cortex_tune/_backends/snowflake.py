@@ -9,7 +9,7 @@ from typing import Any
 
 from cortex_tune._backends.base import Result
 from cortex_tune._constants import ATTEMPT_TIMEOUT, CONNECTOR_BUDGET, LOGIN_TIMEOUT, QUERY_TAG
-from cortex_tune._errors import NetworkError
+from cortex_tune._errors import NO_CONNECTION_HINT, ConnectionFailedError, NetworkError
 from cortex_tune._retry import remaining_budget
 from cortex_tune.sql import Statement
 
@@ -64,6 +64,10 @@ def connect_params(connection_name: str | None, kwargs: Mapping[str, Any]) -> di
     Follows the connector's conventions: a named connection from connections.toml, else the
     ``SNOWFLAKE_DEFAULT_CONNECTION_NAME`` / configured default when no account or host is
     given. Adds server-side binding, a QUERY_TAG, and per-attempt and total timeouts.
+
+    Raises:
+        ConnectionFailedError: The connection named (or the default one) is not configured;
+            the message names the file the connector read.
     """
     import snowflake.connector
 
@@ -71,6 +75,8 @@ def connect_params(connection_name: str | None, kwargs: Mapping[str, Any]) -> di
     if connection_name is None and not {"account", "host"} & set(params):
         connection_name = os.environ.get("SNOWFLAKE_DEFAULT_CONNECTION_NAME") or _default_name()
     if connection_name is not None:
+        if "connections_file_path" not in params:  # else the connector reads another file
+            _require_configured(connection_name)
         params["connection_name"] = connection_name
     params.setdefault("paramstyle", "qmark")
     session = dict(params.get("session_parameters") or {})
@@ -95,6 +101,54 @@ def _default_name() -> str:
         return str(CONFIG_MANAGER["default_connection_name"])
     except Exception:  # an unreadable config file is reported by connect() itself
         return "default"
+
+
+def to_paramstyle(sql: str, style: str | None) -> str:
+    """``sql`` with its ``?`` placeholders rewritten for a connection of paramstyle ``style``.
+
+    qmark (or None, which Snowpark treats as qmark) is left as is; numeric gets ``:1``,
+    ``:2`` ...; pyformat, format and anything else get ``%s`` with every literal ``%``
+    doubled, since the connector then interpolates the values on the client with its own
+    escaping. Only for a statement that has values to bind: with none, the connector sends
+    the text unchanged.
+    """
+    style = (style or "qmark").lower()
+    if style == "qmark":
+        return sql
+    if style == "numeric":
+        parts = sql.split("?")
+        return parts[0] + "".join(f":{i}{p}" for i, p in enumerate(parts[1:], 1))
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _require_configured(name: str) -> None:
+    """Refuse, before connecting, a connection name that connections.toml does not define.
+
+    The connector would say ``Invalid connection_name 'default', known ones are []``, which
+    tells a newcomer neither what is missing nor where it was looked for.
+    """
+    try:
+        from snowflake.connector.config_manager import CONFIG_MANAGER
+        from snowflake.connector.constants import CONFIG_FILE, CONNECTIONS_FILE
+
+        connections: Any = CONFIG_MANAGER["connections"]
+        known = sorted(str(n) for n in connections)
+    except Exception:  # an unreadable file is reported by connect() itself, in its words
+        return
+    if name in known:
+        return
+    where = str(CONNECTIONS_FILE)
+    if not CONNECTIONS_FILE.exists():
+        where += " (which does not exist)"
+    if CONFIG_FILE.exists():
+        where += f" or the [connections] of {CONFIG_FILE}"
+    if os.environ.get("SNOWFLAKE_CONNECTIONS") is not None:  # the connector reads it instead
+        where = "$SNOWFLAKE_CONNECTIONS"
+    if known:
+        message = f"no Snowflake connection named {name!r} in {where}; known: {', '.join(known)}"
+    else:
+        message = f"no Snowflake connection is configured: {name!r} was looked for in {where}"
+    raise ConnectionFailedError(message, hint=NO_CONNECTION_HINT, op="connect")
 
 
 class SnowflakeBackend:
@@ -201,10 +255,7 @@ class SnowflakeBackend:
             cursor, "_force_qmark_paramstyle"
         ):
             return sql, {"_force_qmark_paramstyle": True}
-        if self._style == "numeric":
-            parts = sql.split("?")
-            return parts[0] + "".join(f":{i}{p}" for i, p in enumerate(parts[1:], 1)), {}
-        return sql.replace("%", "%%").replace("?", "%s"), {}
+        return to_paramstyle(sql, self._style), {}
 
     def close(self) -> None:
         """Close the connection if cortex-tune opened it."""
@@ -217,21 +268,53 @@ class SnowparkBackend:
 
     Works in Snowflake Notebooks with ``get_active_session()``. The session belongs to the
     caller and is never closed.
+
+    A session Snowpark opened itself binds ``?`` on the server (Snowpark sets paramstyle qmark);
+    a session built on the caller's own connector connection
+    (``Session.builder.configs({"connection": conn})``) keeps that connection's paramstyle,
+    pyformat by default, so placeholders are rewritten to match it.
     """
 
     def __init__(self, session: Any) -> None:
         self.session = session
+        self._style = _session_paramstyle(session)
 
     def __repr__(self) -> str:
-        return f"SnowparkBackend({type(self.session).__name__})"
+        return f"SnowparkBackend({type(self.session).__name__}, paramstyle={self._style!r})"
 
     def execute(self, statement: Statement) -> Result:
-        """Run one statement with server-side binding and collect its rows."""
-        frame = self.session.sql(statement.sql, params=list(statement.params))
-        rows = [tuple(r) for r in frame.collect()]
+        """Run one statement with its values bound and collect its rows."""
+        params = list(statement.params)
+        try:
+            if params:
+                sql = to_paramstyle(statement.sql, self._style)
+                frame = self.session.sql(sql, params=params)
+            else:  # nothing to bind: the connector leaves the text alone, so must we
+                frame = self.session.sql(statement.sql)
+            rows = [tuple(r) for r in frame.collect()]
+        except Exception as exc:
+            # SnowparkSQLException keeps the connector's error (errno, SQLSTATE, query id)
+            # on .conn_error: translate that one.
+            original = getattr(exc, "conn_error", None)
+            if isinstance(original, Exception):
+                raise original from exc
+            raise
         query_id = getattr(self.session, "last_query_id", None)
         return Result(rows=rows, query_id=query_id if isinstance(query_id, str) else None)
 
     def close(self) -> None:
         """The session is the caller's: nothing to close."""
         return
+
+
+def _session_paramstyle(session: Any) -> str:
+    """The paramstyle of the connection under a Snowpark session (``Session.connection``).
+
+    None (as in stored procedures) or no readable connection means qmark, as in Snowpark.
+    """
+    try:
+        connection = session.connection
+    except Exception:  # a session without a reachable connector connection
+        return "qmark"
+    style = getattr(connection, "_paramstyle", None)
+    return style.lower() if isinstance(style, str) and style else "qmark"

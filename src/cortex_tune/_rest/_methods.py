@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from cortex_tune._errors import ConfigurationError, CortexError
+from cortex_tune._errors import ConfigurationError, ConnectionFailedError, CortexError
 from cortex_tune._rest._async import AsyncMethods, sql_kwargs
 from cortex_tune._rest._errors import translate_rest
 from cortex_tune._rest._request import Request, build_request, to_chat_messages
@@ -86,7 +86,14 @@ class RestMethods(AsyncMethods):
         from cortex_tune._client import _pop_client_options
 
         options = _pop_client_options(params)
-        connector = connect_params(connection_name, params)
+        try:
+            connector = connect_params(connection_name, params)
+        except ConnectionFailedError:
+            if connection_name is not None:
+                raise
+            # No SQL connection configured: REST may still come from the environment alone
+            # (CORTEX_TUNE_REST_URL, SNOWFLAKE_PAT); a SQL call then says what is missing.
+            connector = dict(params)
         settings = options.pop("rest", None) or RestSettings.from_params(connector)
         settings.require()
         secrets = [*secrets_of(connector), *settings.secrets]

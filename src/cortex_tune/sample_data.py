@@ -1,7 +1,16 @@
 """Small, deterministic, synthetic datasets shaped like the ones in Snowflake's fine-tuning guides.
 
 Everything here is invented (a fixed random seed, templates and word lists); nothing comes
-from real customers. The demo and the examples use these rows so they run offline.
+from real customers. The demo and the examples use these rows so that they run offline, and
+they are a quick way to try cortex-tune on data of the right shape.
+
+Example:
+    >>> from cortex_tune.sample_data import keyword_labeller, support_tickets
+    >>> ticket = support_tickets(1)[0]
+    >>> sorted(ticket)
+    ['CATEGORY', 'REQUEST', 'TICKET_ID']
+    >>> keyword_labeller("I lost my phone on the bus")
+    'Lost phone'
 """
 
 from __future__ import annotations
@@ -10,6 +19,17 @@ import json
 import random
 from typing import Any
 
+__all__ = [
+    "CATEGORIES",
+    "CITIES",
+    "ITEMS",
+    "TRUCKS",
+    "keyword_labeller",
+    "support_emails",
+    "support_tickets",
+]
+
+#: The food trucks that :func:`support_emails` mentions.
 TRUCKS = [
     "Freezing Point",
     "Kitakata Ramen Bar",
@@ -17,7 +37,9 @@ TRUCKS = [
     "Guac n' Roll",
     "The Mac Shack",
 ]
+#: The cities that :func:`support_emails` mentions.
 CITIES = ["Toronto", "Boston", "Denver", "Sydney"]
+#: The menu items that :func:`support_emails` mentions.
 ITEMS = ["ramen", "tacos", "brisket", "crepes", "mac and cheese", "ice cream", "dumplings"]
 
 _EMAIL_OPENERS = [
@@ -43,6 +65,10 @@ def support_emails(n: int = 400, *, seed: int = 7) -> list[dict[str, Any]]:
     Each row has ``ID``, ``BODY``, ``LABELED_TRUCK`` and ``LABELED_LOCATION`` (None when the
     email does not say) and ``GOLDEN_JSON``: the completion a fine-tuned agent should give,
     ``{"truck": ..., "location": ...}`` with nulls for what is missing.
+
+    Args:
+        n: How many emails.
+        seed: The random seed; the same seed gives the same rows.
     """
     rng = random.Random(seed)
     rows = []
@@ -69,6 +95,7 @@ def support_emails(n: int = 400, *, seed: int = 7) -> list[dict[str, Any]]:
     return rows
 
 
+#: The categories of :func:`support_tickets`, each with the phrases that signal it.
 CATEGORIES = {
     "Roaming fees": ["roaming", "abroad", "international charges", "travel pass"],
     "Slow data speed": ["slow internet", "data speed", "buffering", "4G is crawling"],
@@ -95,8 +122,12 @@ _NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana"]
 def support_tickets(n: int = 300, *, seed: int = 11) -> list[dict[str, Any]]:
     """Telecom support tickets with ``TICKET_ID``, ``REQUEST`` and the true ``CATEGORY``.
 
-    The category is what a careful labeller would assign; the examples label the tickets with
-    a (stand-in) large model and compare.
+    The category (one of :data:`CATEGORIES`) is what a careful labeller would assign; the
+    examples label the tickets with a (stand-in) large model and compare.
+
+    Args:
+        n: How many tickets.
+        seed: The random seed; the same seed gives the same rows.
     """
     rng = random.Random(seed)
     names = list(CATEGORIES)
