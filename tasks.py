@@ -25,7 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PY = BIN / ("python.exe" if os.name == "nt" else "python")
 EXTRAS = "local,dev,pandas,s3"
 #: The live task's environment: cortex-tune without extras, as users install it.
 LIVE_VENV = ROOT / ".venv-live"
@@ -34,6 +33,9 @@ LIVE_VENV = ROOT / ".venv-live"
 def python_of(venv_dir: Path) -> Path:
     """The interpreter of a virtual environment."""
     return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+PY = python_of(VENV)
 
 
 def ensure_venv(venv_dir: Path = VENV, extras: str = EXTRAS) -> Path:

@@ -53,6 +53,10 @@ def test_every_probe_runs_once_over_the_connector(wire: WireServer, cx: Cortex) 
             assert probe["error"]["class"], probe["name"]
     completions = {p["name"]: p for p in data["probes"] if p["name"].startswith(("ai.", "legacy."))}
     assert all(p["status"] == "ok" for n, p in completions.items() if "unknown" not in n)
+    # The local server answers RESULT_SCAN with the earlier result whatever the select list, so
+    # it cannot tell an answer's SQL type: no type may be reported from it.
+    types = {p["answer"]["sql_type"] for p in data["probes"] if p["answer"]}
+    assert types == {None} and data["target"]["sql_types"] == "unavailable"
     create = next(p for p in data["probes"] if p["name"] == "finetune.create_cancel")
     assert create["observed"]["C-FT-13"] == "status after CANCEL: CANCELLED"
     assert [job.status.value for job in cx.finetune.list()] == ["CANCELLED"]

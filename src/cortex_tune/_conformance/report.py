@@ -70,7 +70,8 @@ class Report:
     sensitive: tuple[str, ...] = ()
 
     def rows(self) -> dict[str, dict[str, Any]]:
-        """Each contract row named by a probe: settled (observations) or why not."""
+        """Each contract row named by a probe: ``settled`` (something was observed for it),
+        ``exercised`` (its probe ran, nothing specific was seen), ``failed`` or ``not run``."""
         out: dict[str, dict[str, Any]] = {}
         for record in self.records:
             for row in record.rows:
@@ -121,11 +122,10 @@ class Report:
         lines.append(f"target: {_target_line(data['target'])}")
         for probe in data["probes"]:
             lines.append(_probe_line(probe))
-        settled = [k for k, v in data["rows"].items() if v["status"] == "settled"]
-        open_rows = [k for k, v in data["rows"].items() if v["status"] != "settled"]
-        lines.append(f"rows settled ({len(settled)}): {', '.join(settled) or 'none'}")
-        if open_rows:
-            lines.append(f"rows not settled ({len(open_rows)}): {', '.join(open_rows)}")
+        for status in ("settled", "exercised", "failed", "not run"):
+            rows = [k for k, v in data["rows"].items() if v["status"] == status]
+            if rows or status == "settled":
+                lines.append(f"rows {status} ({len(rows)}): {', '.join(rows) or 'none'}")
         c = data["summary"]
         lines.append(
             f"{len(data['probes'])} probes: {c['ok']} ok, {c['failed']} failed, "

@@ -32,6 +32,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cortex_tune")
 
+#: The type names SYSTEM$TYPEOF can begin with (Snowflake's data types, and NULL).
+SQL_TYPES = frozenset(
+    [
+        "ARRAY",
+        "BINARY",
+        "BOOLEAN",
+        "DATE",
+        "FLOAT",
+        "GEOGRAPHY",
+        "GEOMETRY",
+        "MAP",
+        "NULL",
+        "NUMBER",
+        "OBJECT",
+        "TIME",
+        "TIMESTAMP_LTZ",
+        "TIMESTAMP_NTZ",
+        "TIMESTAMP_TZ",
+        "VARCHAR",
+        "VARIANT",
+        "VECTOR",
+    ]
+)
 #: A finding's answer when the probe has no single answer to describe.
 NO_ANSWER: Any = object()
 #: The name every probe table and model starts with, so a leftover is easy to recognise.
@@ -135,8 +158,12 @@ class Context:
         except CortexError:
             self.typeof_works = False  # the same refusal would follow every answer
             return None
-        self.typeof_works = True
-        return base_sql_type(result.scalar())
+        typeof = base_sql_type(result.scalar())
+        # An engine that ignores the select list (it answers the earlier result itself) is
+        # not telling a type: only a SYSTEM$TYPEOF column holding a type name counts.
+        named = bool(result.columns) and "TYPEOF" in result.columns[0].upper()
+        self.typeof_works = named and typeof in SQL_TYPES
+        return typeof if self.typeof_works else None
 
 
 def run_probe(ctx: Context, probe: Probe) -> ProbeRecord:
