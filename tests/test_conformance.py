@@ -81,7 +81,7 @@ def test_every_probe_runs_once_and_yields_a_well_formed_record(
     assert (data["format"], data["version"]) == (FORMAT, VERSION)
     assert list(data) == [
         "format", "version", "created", "cortex_tune", "python",
-        "target", "settings", "summary", "probes", "rows",
+        "target", "settings", "interrupted", "summary", "probes", "rows",
     ]  # fmt: skip
     assert [p["name"] for p in data["probes"]] == [p.name for p in all_probes()]
     keys = ["name", "rows", "shape", "billed_calls", "status", "error", "query_id", "answer"]
@@ -153,6 +153,24 @@ def test_an_error_text_that_quotes_a_secret_is_redacted() -> None:
         report = run(cx, Settings(model=MODEL, prompt=PROMPT), probes=[probe])
     error = report.to_dict()["probes"][0]["error"]
     assert error["text"] == "refused for <redacted> on <redacted>"
+
+
+def test_ctrl_c_stops_the_run_and_keeps_what_it_saw() -> None:
+    def interrupted(_ctx: Any) -> Finding:
+        raise KeyboardInterrupt
+
+    chosen = [p for p in all_probes() if p.name in ("legacy.count_tokens", "ai.count_tokens")]
+    stop = Probe("test.interrupted", ("C-ERR-05",), "SELECT 1", 0, interrupted)
+    with _client() as cx:
+        report = run(cx, Settings(model=MODEL), probes=[chosen[0], stop, chosen[1]])
+    data = report.to_dict()
+    assert data["interrupted"] is True
+    assert [(p["name"], p["status"]) for p in data["probes"]] == [
+        (chosen[0].name, "ok"),
+        ("test.interrupted", "skipped"),
+        (chosen[1].name, "skipped"),
+    ]
+    assert data["probes"][1]["note"] == "interrupted"
 
 
 # -- where the documentation is silent -----------------------------------------------------------

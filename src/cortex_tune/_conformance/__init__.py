@@ -66,12 +66,24 @@ def run(
         settings: Model, prompt, and whether to create and cancel a fine-tuning job.
         probes: A subset of :func:`all_probes` (default: all).
         on_record: Called with each record as soon as its probe ends.
+
+    Ctrl-C stops the run and returns what it saw: the probe running then, and those after it,
+    are recorded as skipped and ``report.interrupted`` is True (a probe's clean-up still runs).
     """
     settings = settings or Settings()
     ctx = Context(cx, settings)
     report = Report(target=target(ctx), settings=settings.to_dict(), sensitive=tuple(ctx.sensitive))
-    for probe in all_probes() if probes is None else probes:
-        record = run_probe(ctx, probe)
+    chosen = list(all_probes() if probes is None else probes)
+    for index, probe in enumerate(chosen):
+        try:
+            record = run_probe(ctx, probe)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            for left in chosen[index:]:
+                report.records.append(
+                    ProbeRecord(left.name, left.rows, left.shape, left.billed, note="interrupted")
+                )
+            break
         report.records.append(record)
         if on_record is not None:
             on_record(record)

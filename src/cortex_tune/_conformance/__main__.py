@@ -50,7 +50,11 @@ def _progress(record: ProbeRecord) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Connect, print the cost, run every probe once, write the report. 0 once it is written."""
+    """Connect, print the cost, run every probe once, write the report.
+
+    Returns 0 once the report is written, 1 when connecting failed, 130 when Ctrl-C cut the
+    run short (the report of what ran is written all the same).
+    """
     args = parse(argv)
     settings = Settings(model=args.model, finetune=args.finetune, base_model=args.base_model)
     print(cost_note(settings), flush=True)
@@ -71,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = report.write(args.out)
     print(report.text())
     print(f"report written to {path.resolve()} (attach it to a bug report as it is)")
-    return 0
+    return 130 if report.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ class Report:
     records: list[ProbeRecord] = field(default_factory=list)
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     sensitive: tuple[str, ...] = ()
+    interrupted: bool = False
 
     def rows(self) -> dict[str, dict[str, Any]]:
         """Each contract row named by a probe: ``settled`` (something was observed for it),
@@ -98,6 +99,7 @@ class Report:
             "python": platform.python_version(),
             "target": self.target,
             "settings": self.settings,
+            "interrupted": self.interrupted,
             "summary": self.counts(),
             "probes": [r.to_dict() for r in self.records],
             "rows": self.rows(),
