@@ -43,6 +43,7 @@ MODEL = "llama3.1-8b"
 SECRET = "Sec-r3t-Passphrase-91f4"
 PROMPT = "Prompt-Sentinel-77aa: reply with one word"
 ANSWER = "Answer-Sentinel-c0de"
+LEFT_BEHIND = "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME LIKE 'CORTEX_TUNE_CONFORMANCE%'"
 
 
 def _model(request: ModelRequest) -> str | dict[str, bool]:
@@ -71,7 +72,8 @@ def _by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def report_data() -> dict[str, Any]:
     with _client() as cx:
         report = run(cx, Settings(model=MODEL, prompt=PROMPT, finetune=True))
-        return {"json": report.to_json(), "text": report.text()}
+        left = cx.sql(LEFT_BEHIND)[0][0]
+        return {"json": report.to_json(), "text": report.text(), "tables_left": left}
 
 
 def test_every_probe_runs_once_and_yields_a_well_formed_record(
@@ -98,6 +100,7 @@ def test_every_probe_runs_once_and_yields_a_well_formed_record(
             assert set(probe["answer"]) == {"python_type", "sql_type", "skeleton"}
     assert set(data["rows"]) <= known
     assert data["summary"]["error"] == 0
+    assert report_data["tables_left"] == 0, "every table a probe made is dropped"
 
 
 def test_completions_in_both_generations_are_observed(report_data: dict[str, Any]) -> None:
@@ -171,6 +174,16 @@ def test_ctrl_c_stops_the_run_and_keeps_what_it_saw() -> None:
         (chosen[1].name, "skipped"),
     ]
     assert data["probes"][1]["note"] == "interrupted"
+
+
+def test_a_refused_create_leaves_no_table_and_says_how_to_check_for_a_job() -> None:
+    chosen = [p for p in all_probes() if p.name == "finetune.create_cancel"]
+    with _client() as cx:
+        report = run(cx, Settings(finetune=True, base_model="not-a-base-model"), probes=chosen)
+        tables = cx.sql(LEFT_BEHIND)
+    record = report.to_dict()["probes"][0]
+    assert record["status"] == "failed" and "FINETUNE('SHOW')" in record["note"]
+    assert tables == [(0,)]
 
 
 # -- where the documentation is silent -----------------------------------------------------------

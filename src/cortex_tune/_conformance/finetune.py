@@ -30,6 +30,10 @@ _STILL_RUNNING = (
     "job {} may still run: check it with SNOWFLAKE.CORTEX.FINETUNE('DESCRIBE', '<id>') "
     "and cancel it with FINETUNE('CANCEL', '<id>')"
 )
+_MAYBE_CREATED = (
+    "CREATE did not answer with a job; if one was created anyway, FINETUNE('SHOW') lists it, "
+    "and it cannot train: its training table was dropped"
+)
 _ENABLE = "off: set CORTEX_TUNE_LIVE_FINETUNE=1 to create one job and cancel it at once"
 
 
@@ -49,7 +53,10 @@ def create_cancel(ctx: Context) -> Finding:
     cx = ctx.cx.with_options(tracer=trace)
     ctx.run(Statement(f"CREATE TABLE {table} (PROMPT VARCHAR, COMPLETION VARCHAR)", (), "sql"))
     try:
-        job_id = _create(ctx, cx, table, model)
+        try:
+            job_id = _create(ctx, cx, table, model)
+        except CortexError as exc:
+            return Finding(error=exc, note=_MAYBE_CREATED)
         try:
             finding = _cancel_and_describe(ctx, cx, job_id)
         except CortexError as exc:
