@@ -12,6 +12,11 @@ if there is none, it says so and stops.
 
 ``python3 tasks.py python`` says which interpreter that is.
 
+``python3 tasks.py live`` runs the conformance probes against a real Snowflake account; it is
+skipped (exit 0) unless ``CORTEX_TUNE_LIVE=1`` and a connection are set (see docs/live.md). It
+runs in ``.venv-live``: cortex-tune alone, as ``pip install cortex-tune`` gives it (no emulator,
+the connector users get).
+
 ``python3 tasks.py versions [3.10 3.12 ...]`` checks the other Python versions in fresh
 environments: on 3.11+ it installs ``cortex-tune[local]`` and runs the demo; on 3.10 it
 installs the SDK alone and drives it through FakeBackend.
@@ -34,7 +39,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
-STAMP = VENV / ".cortex-tune-installed"
+#: The live task's environment: cortex-tune without extras, as users install it.
+LIVE_VENV = ROOT / ".venv-live"
 EXTRAS = "local,dev,pandas,s3"
 #: The emulator (the ``local`` extra), and so the demo and the tests, need this Python or newer.
 MIN_PYTHON = (3, 11)
@@ -92,28 +98,36 @@ def require_python() -> None:
     )
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the project into it, unless it is already current."""
+def python_of(venv_dir: Path) -> Path:
+    """The interpreter of a virtual environment."""
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_venv(venv_dir: Path = VENV, extras: str = EXTRAS) -> Path:
+    """Create ``venv_dir`` and install the project (with ``extras``) into it, unless it is
+    already current (same pyproject.toml, extras and Python); return its interpreter."""
     require_python()
+    py = python_of(venv_dir)
+    stamp = venv_dir / ".cortex-tune-installed"
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
     digest = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode() + here.encode()
+        (ROOT / "pyproject.toml").read_bytes() + extras.encode() + here.encode()
     ).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest and PY.exists():
-        return
-    if not PY.exists() or _version_of(str(PY)) != sys.version_info[:2]:
-        print(f"creating .venv with Python {here} ...", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    print("installing cortex-tune and its dependencies into .venv ...", flush=True)
-    run(
-        [str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f".[{EXTRAS}]"]
-    )
-    STAMP.write_text(digest)
+    if stamp.exists() and stamp.read_text() == digest and py.exists():
+        return py
+    if not py.exists() or _version_of(str(py)) != sys.version_info[:2]:
+        print(f"creating {venv_dir.name} with Python {here} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
+    print(f"installing cortex-tune and its dependencies into {venv_dir.name} ...", flush=True)
+    target = f".[{extras}]" if extras else "."
+    run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", target])
+    stamp.write_text(digest)
+    return py
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> None:
-    """Run a command in the repository root; exit with its status if it fails."""
-    code = subprocess.call(cmd, cwd=ROOT, env=env)
+def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+    """Run a command (in the repository root by default); exit with its status if it fails."""
+    code = subprocess.call(cmd, cwd=cwd, env=env)
     if code != 0:
         sys.exit(code)
 
@@ -227,12 +241,64 @@ def python(args: list[str]) -> None:
     print(f"Python {sys.version.split()[0]} at {sys.executable}")
 
 
+def live_skip_reason(env: dict[str, str]) -> str | None:
+    """Why ``live`` would not run with this environment, or None when it would."""
+    if env.get("CORTEX_TUNE_LIVE") != "1":
+        return "CORTEX_TUNE_LIVE is not 1"
+    if not connection_configured(env):
+        return "no Snowflake connection is configured"
+    return None
+
+
+def connection_configured(env: dict[str, str]) -> bool:
+    """A named connection, connections in the environment, or a connector config file."""
+    names = ("CORTEX_TUNE_CONNECTION", "SNOWFLAKE_CONNECTIONS", "SNOWFLAKE_DEFAULT_CONNECTION_NAME")
+    if any(env.get(name) for name in names):
+        return True
+    return any(
+        (folder / name).is_file()
+        for folder in snowflake_dirs(env)
+        for name in ("connections.toml", "config.toml")
+    )
+
+
+def snowflake_dirs(env: dict[str, str]) -> list[Path]:
+    """Where the connector looks for its files: SNOWFLAKE_HOME (default ~/.snowflake) when it
+    exists, else the platform's configuration folder."""
+    home = Path(env.get("SNOWFLAKE_HOME") or "~/.snowflake").expanduser()
+    if home.exists():
+        return [home]
+    if sys.platform == "darwin":
+        return [Path("~/Library/Application Support/snowflake").expanduser()]
+    if os.name == "nt":
+        return [Path(env.get("LOCALAPPDATA") or "~/AppData/Local").expanduser() / "snowflake"]
+    return [Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser() / "snowflake"]
+
+
+def live(args: list[str]) -> None:
+    """Run the conformance probes against a real account and write the report (opt-in).
+
+    No test environment here: the connector talks to the real account, as it would for a user.
+    """
+    reason = live_skip_reason(dict(os.environ))
+    if reason is not None:
+        print(
+            f"live: skipped ({reason}); to run it against your account: CORTEX_TUNE_LIVE=1 "
+            "[CORTEX_TUNE_CONNECTION=<connections.toml name>] python3 tasks.py live"
+        )
+        return
+    py = ensure_venv(LIVE_VENV, extras="")
+    # In the caller's directory: the report is written where the command was run.
+    run([str(py), "-m", "cortex_tune._conformance", *args], cwd=Path.cwd())
+
+
 def main() -> None:
-    tasks = {"demo": demo, "test": test, "versions": versions, "python": python}
+    tasks = {"demo": demo, "test": test, "live": live, "versions": versions, "python": python}
     if len(sys.argv) < 2 or sys.argv[1] not in tasks:
         print(
-            "usage: python3 tasks.py {demo|test|versions|python} [args...]\n"
+            "usage: python3 tasks.py {demo|test|live|versions|python} [args...]\n"
             "  demo, test: need Python 3.11+ (an older python3 finds a newer one or says so)\n"
+            "  live: conformance probes on a real account (CORTEX_TUNE_LIVE=1; docs/live.md)\n"
             "  versions [3.10 3.12 3.13]: install and run cortex-tune on each, fresh\n"
             "  python: which Python demo and test use",
             file=sys.stderr,
