@@ -74,13 +74,7 @@ class LosingBackend(LocalBackend):
 
     def runs(self, sql: str) -> list[tuple[str, str]]:
         """(QUERY_ID, EXECUTION_STATUS) of every statement of every session containing ``sql``."""
-        history = self._engine.history
-        return [
-            (r.query_id, r.execution_status)
-            for session in list(history._sessions)
-            for r in history.session(session)
-            if sql in r.query_text
-        ]
+        return [(r.query_id, r.execution_status) for r in self._engine.history.matching(sql)]
 
 
 @pytest.fixture

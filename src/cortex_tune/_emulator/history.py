@@ -177,6 +177,12 @@ class QueryHistory:
             kept = self._results.get(query_id)
             return None if kept is None else kept[0]
 
+    def matching(self, fragment: str) -> list[QueryRecord]:
+        """Every kept record, of any session, whose text contains ``fragment``, oldest first."""
+        with self._lock:
+            records = [r for s in self._sessions.values() for r in s if fragment in r.query_text]
+        return sorted(records, key=lambda r: r.start_time)
+
     def session(self, session_id: int, limit: int | None = None) -> list[QueryRecord]:
         """A session's records, as the table function picks them before its WHERE clause:
         those still running, then the most recent end times, at most ``limit``."""
