@@ -75,6 +75,12 @@ def test_statements_are_recorded_with_the_documented_columns_and_statuses(cx: Co
     assert len({r["SESSION_ID"] for r in rows}) == 1
 
 
+def test_long_texts_are_kept_to_100k_characters(cx: Cortex) -> None:
+    cx.sql("SELECT 1 /* " + "z" * 200_000 + " */")
+    (row,) = _history(cx, "", "QUERY_TEXT LIKE 'SELECT 1 /* zzz%'")
+    assert len(row["QUERY_TEXT"]) == 100_000
+
+
 def test_result_limit_applies_before_the_where_clause(cx: Cortex) -> None:
     for i in range(120):
         cx.sql(f"SELECT {i}")

@@ -177,6 +177,20 @@ def test_a_write_missing_from_the_history_is_reported_not_sent_again(
     assert sum(s.startswith("INSERT INTO T") for s in backend.sent) == 1
 
 
+def test_a_paid_statement_too_long_for_the_history_is_never_taken_as_not_run(
+    cx: Cortex, backend: LosingBackend, calls: list[str]
+) -> None:
+    # Its marker (at its end) may be cut off in the history: absence proves nothing.
+    long = "SELECT SNOWFLAKE.CORTEX.COMPLETE('counted', 'x') /* " + "y" * 100_000 + " */"
+    backend.lose("SNOWFLAKE.CORTEX.COMPLETE('counted'", before=True)
+
+    with pytest.raises(StatementMayHaveRunError):
+        cx.sql(long)
+
+    assert calls == []
+    assert sum("COMPLETE('counted'" in s for s in backend.sent) == 1
+
+
 def test_a_first_run_that_failed_raises_its_own_error(cx: Cortex, backend: LosingBackend) -> None:
     backend.lose("INSERT INTO MISSING")
 

@@ -49,6 +49,11 @@ HISTORY_ROWS = 1000
 _SUCCESS = "SUCCESS"
 _FAILED = ("FAILED_WITH_ERROR", "FAILED_WITH_INCIDENT", "ABORTED", "DISCONNECTED")
 _QUERY_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+#: A statement text longer than this may be truncated in the history, its marker (at the end)
+#: with it: Snowflake truncates QUERY_TEXT at 100K characters in its ACCOUNT_USAGE view (the
+#: table function's page does not say), and statements over 1 MB before persisting them. Such
+#: a statement missing from the history is never taken to have not run.
+HISTORY_TEXT_CHARS = 100_000
 #: SQLSTATE classes of a failure that is not Snowflake refusing the statement: connection
 #: exceptions (08) and client-side timeouts (HYT00).
 _TRANSPORT_SQLSTATES = ("08", "HY")
@@ -161,7 +166,7 @@ def run_once(
                 found = recover(cx, statement, marker, error, check)
                 if found is not None:
                     return found
-                if kind is Kind.WRITE:
+                if kind is Kind.WRITE or len(statement.sql) > HISTORY_TEXT_CHARS:
                     raise StatementMayHaveRunError(
                         f"the answer was lost ({error.message}) and the statement is not in the "
                         "session's query history; it was not sent again",

@@ -12,6 +12,7 @@ no row missing, no completion paid twice, and every failure a typed cortex-tune 
 from __future__ import annotations
 
 import collections
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -340,3 +341,39 @@ def test_the_campaign_found_no_duplicate_and_no_loss(campaign: Campaign) -> None
         pytest.skip("the figure is for the whole campaign; only part of it ran")
     assert (campaign.duplicated, campaign.lost, campaign.paid_twice) == (0, 0, 0)
     assert campaign.untyped == []
+
+
+def test_the_query_history_reads_over_the_connector(wire: WireServer, cx: Cortex) -> None:
+    cx.sql("CREATE OR REPLACE TABLE WH (A INT)")
+    cx.sql("INSERT INTO WH VALUES (1)")
+
+    rows = cx.sql(
+        "SELECT QUERY_TEXT, EXECUTION_STATUS, SESSION_ID, START_TIME, END_TIME, ROWS_PRODUCED "
+        "FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION()) "
+        "WHERE QUERY_TEXT LIKE 'INSERT INTO WH %'"
+    )
+
+    ((text, status, session, start, end, produced),) = rows
+    assert text.startswith("INSERT INTO WH VALUES (1)\n/* cortex-tune:req=")  # comments kept
+    assert (status, produced) == ("SUCCESS", 1)
+    assert isinstance(start, datetime.datetime) and end >= start
+    assert cx.sql("SELECT CURRENT_SESSION()") == [(str(session),)]
+
+
+def test_a_session_without_a_current_database_cannot_vouch_for_a_lost_write(
+    wire: WireServer, cx: Cortex
+) -> None:
+    cx.sql("CREATE OR REPLACE TABLE WIRE.PUBLIC.WN (A INT)")
+    bare = wire.connect(database=None, schema=None, network_timeout=SOCKET_TIMEOUT, retry=GIVE_UP)
+    wire.injector.arm(lost_answer("truncated", sql="INSERT INTO WIRE.PUBLIC.WN"))
+    try:
+        # The unqualified INFORMATION_SCHEMA function needs a current database.
+        with pytest.raises(StatementMayHaveRunError, match="does not have a current database"):
+            bare.sql("INSERT INTO WIRE.PUBLIC.WN VALUES (1)")
+        qualified = "TABLE(WIRE.INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION())"
+        assert bare.sql(
+            f"SELECT EXECUTION_STATUS FROM {qualified} WHERE QUERY_TEXT LIKE 'INSERT INTO WIRE%'"
+        ) == [("SUCCESS",)]
+    finally:
+        bare.close()
+    assert cx.sql("SELECT COUNT(*) FROM WIRE.PUBLIC.WN") == [(1,)]  # it ran, once

@@ -201,7 +201,7 @@ class FakeBackend:
         if fault is not None and fault.running > 0:
             self._pending.append((self.clock.time() + fault.running, record, result))
         else:
-            self.history.succeed(record, rows=len(result.rows), result=result, size=0)
+            self.history.succeed(record, rows=len(result.rows), result=result, size=_size(result))
         if fault is not None:
             raise fault.make(statement)
         return result
@@ -236,7 +236,9 @@ class FakeBackend:
         for due, record, result in list(self._pending):
             if due <= self.clock.time():
                 self._pending.remove((due, record, result))
-                self.history.succeed(record, rows=len(result.rows), result=result, size=0)
+                self.history.succeed(
+                    record, rows=len(result.rows), result=result, size=_size(result)
+                )
         pattern = str(statement.params[0])
         records = sorted(self.history.session(_SESSION), key=lambda r: r.start_time)
         rows = [
@@ -310,6 +312,11 @@ class FakeBackend:
             (f"synthetic prompt {i}", f"synthetic completion {i}") for i in range(self.default_rows)
         ]
         return ["PROMPT", "COMPLETION"], list(rows)
+
+
+def _size(result: Result) -> int:
+    """Roughly the bytes a kept result holds (for the history's memory budget)."""
+    return 64 + sum(len(str(value)) for row in result.rows for value in row)
 
 
 def _ai_args(statement: Statement) -> tuple[Any, ...]:

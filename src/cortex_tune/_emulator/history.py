@@ -29,7 +29,11 @@ from typing import Any
 #: Statements kept per session; the table function returns at most 10,000 (its RESULT_LIMIT).
 SESSION_RECORDS = 10_000
 #: Bytes of results kept for RESULT_SCAN; older results are dropped first.
-RESULT_BYTES = 64 * 1024 * 1024
+RESULT_BYTES = 32 * 1024 * 1024
+#: Characters of a statement's text kept: Snowflake documents this limit for the QUERY_TEXT of
+#: its ACCOUNT_USAGE.QUERY_HISTORY view ("The limit is 100K characters. Longer SQL statements
+#: are truncated."); the table function's page does not say, so the emulator applies it too.
+TEXT_CHARS = 100_000
 
 RUNNING = "RUNNING"
 SUCCESS = "SUCCESS"
@@ -130,7 +134,7 @@ class QueryHistory:
         """Record a statement that starts now (RUNNING)."""
         record = QueryRecord(
             query_id=str(uuid.uuid4()),
-            query_text=text,
+            query_text=text[:TEXT_CHARS],
             session_id=session_id,
             database_name=database,
             schema_name=schema,
