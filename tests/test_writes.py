@@ -122,6 +122,10 @@ def test_a_lost_insert_is_recovered_from_its_first_run_not_run_again(
     inserts = [s for s in backend.sent if s.startswith("INSERT INTO T")]
     assert len(inserts) == 1 and MARKED.search(inserts[0])
     assert [status for _, status in backend.runs("INSERT INTO T")] == ["SUCCESS"]
+    # A read carries no marker, and a lost read is simply sent again.
+    backend.lose("SELECT 42")
+    assert cx.sql("SELECT 42") == [(42,)]
+    assert backend.sent.count("SELECT 42") == 2
 
 
 @pytest.mark.parametrize(
@@ -201,13 +205,6 @@ def test_a_first_run_that_failed_raises_its_own_error(cx: Cortex, backend: Losin
     assert info.value.query_id == run[0] and run[1] == "FAILED_WITH_ERROR"
 
 
-def test_a_lost_read_is_simply_sent_again(cx: Cortex, backend: LosingBackend) -> None:
-    backend.lose("SELECT 42")
-    assert cx.sql("SELECT 42") == [(42,)]
-    assert backend.sent.count("SELECT 42") == 2  # reads carry no marker and are re-sent
-    assert not any("QUERY_HISTORY" in s for s in backend.sent)
-
-
 # -- cortex-tune's own writes ----------------------------------------------------------------
 
 
@@ -234,7 +231,10 @@ def test_complete_many_that_never_ran_is_sent_again(
     assert [r.text for r in results] == ["ans:a", "ans:b"]
     assert sorted(calls) == ["a", "b"]
     batches = [s for s in backend.sent if "FLATTEN(INPUT => PARSE_JSON(?))" in s]
-    assert len(batches) == 2 and batches[0] == batches[1]  # sent again, with the same marker
+    # Sent again, with the same marker, once the history showed it never ran.
+    assert len(batches) == 2 and batches[0] == batches[1] and MARKED.search(batches[0])
+    between = backend.sent[backend.sent.index(batches[0]) + 1 : len(backend.sent) - 1]
+    assert any("QUERY_HISTORY_BY_SESSION" in s for s in between)
 
 
 def test_evaluate_is_paid_once_when_its_answer_is_lost(
@@ -268,8 +268,14 @@ def test_complete_table_answers_each_key_once_when_its_answer_is_lost(
     assert summary.rows_done == 6
 
 
-@pytest.mark.parametrize("mode", ["replace", "append"])
-@pytest.mark.parametrize("lost", ["INSERT INTO CORTEX_TUNE_RAW_", "INTO TRAIN", "TABLE TRAIN AS"])
+@pytest.mark.parametrize(
+    ("mode", "lost"),
+    [
+        ("replace", "INSERT INTO CORTEX_TUNE_RAW_"),
+        ("append", "INSERT INTO CORTEX_TUNE_RAW_"),
+        ("append", 'INSERT INTO TRAIN ("ID"'),
+    ],
+)
 def test_a_list_load_loads_every_row_once_whatever_answer_is_lost(
     cx: Cortex, backend: LosingBackend, mode: Any, lost: str
 ) -> None:
@@ -278,6 +284,7 @@ def test_a_list_load_loads_every_row_once_whatever_answer_is_lost(
 
     cx.datasets.load(rows, table="TRAIN", mode=mode)
 
+    assert [x.times for x in backend.losses] == [0]  # the answer was lost
     got = _table(cx, "SELECT ID, PROMPT, COMPLETION FROM TRAIN ORDER BY ID")
     assert got == [(r["id"], r["prompt"], r["completion"]) for r in rows]
 
@@ -295,6 +302,8 @@ def test_a_file_load_whose_copy_answer_is_lost_loads_each_row_once(
     cx.datasets.load(path, table="TRAIN_F", mode=mode)
 
     assert _table(cx, "SELECT COUNT(*), COUNT(DISTINCT PROMPT) FROM TRAIN_F") == [(30, 30)]
+    # COPY's first answer (rows loaded, checked against the file) was read back, not re-sent.
+    assert sum(s.startswith("COPY INTO") for s in backend.sent) == 1
 
 
 def test_an_append_the_history_cannot_vouch_for_says_so(cx: Cortex, backend: LosingBackend) -> None:

@@ -270,18 +270,23 @@ def _pick(runs: list[Run]) -> Run | None:
     return (succeeded or running or runs)[-1]
 
 
-def _first_error(run: Run, op: str) -> CortexError:
-    """The first run's error, translated as if it had arrived (the history has its code and
-    message, not its SQLSTATE)."""
-    from snowflake.connector.errors import ProgrammingError
+class ProgrammingError(Exception):
+    """The SQL error a first run ended with, as the query history records it (message, code,
+    query id; no SQLSTATE): shaped, and named, like the connector's own ProgrammingError so that
+    the one translation treats it alike, whatever the connector's version."""
 
-    error = ProgrammingError(
-        msg=run.error_message or f"the statement ended {run.status}",
-        errno=_int_or_none(run.error_code),
-        sfqid=run.query_id,
-        send_telemetry=False,
-    )
-    return translate(error, op=op)
+    def __init__(self, message: str, errno: int | None, query_id: str) -> None:
+        super().__init__(message)
+        self.msg = self.raw_msg = message
+        self.errno = errno
+        self.sqlstate = None
+        self.sfqid = query_id
+
+
+def _first_error(run: Run, op: str) -> CortexError:
+    """The first run's error, translated as if it had arrived."""
+    message = run.error_message or f"the statement ended {run.status}"
+    return translate(ProgrammingError(message, _int_or_none(run.error_code), run.query_id), op=op)
 
 
 def _int_or_none(value: Any) -> int | None:
