@@ -23,13 +23,12 @@ from cortex_tune import (
     CortexError,
     ModelRequest,
     ObjectNotFoundError,
-    RetryPolicy,
     StatementMayHaveRunError,
 )
 from cortex_tune._backends.base import Result
 from cortex_tune._constants import RECONCILE_WAIT
 from cortex_tune._statement import Statement
-from cortex_tune.testing import FakeBackend
+from cortex_tune.testing import FakeBackend, FakeClock
 
 pytest.importorskip("fakesnow")
 
@@ -99,7 +98,8 @@ def calls(backend: LosingBackend) -> list[str]:
 
 @pytest.fixture
 def cx(backend: LosingBackend) -> Cortex:
-    return Cortex(backend=backend, retry=RetryPolicy(base_delay=0.0, max_delay=0.0))
+    clock = FakeClock()  # pauses between looks and attempts take no real time
+    return Cortex(backend=backend, clock=clock.time, sleep=clock.sleep)
 
 
 def _table(cx: Cortex, sql: str) -> list[tuple[Any, ...]]:
@@ -337,6 +337,17 @@ def test_a_batch_still_running_is_waited_for_then_read(fake: FakeBackend) -> Non
     assert fake.ops().count("complete_many") == 1  # never sent again
     assert fake.ops().count("history.result") == 1
     assert fake.clock.time() - started >= 45.0  # it waited for the first run to end
+
+
+def test_a_batch_the_history_shows_late_is_found_at_a_second_look(fake: FakeBackend) -> None:
+    cx = Cortex(backend=fake)
+    fake.lose_response(op="complete_many", late=1.0)
+
+    results = cx.complete_many("counted", ["a", "b"])
+
+    assert [r.text for r in results] == ["ans:a", "ans:b"]
+    assert fake.ops().count("complete_many") == 1  # not paid for again
+    assert fake.ops().count("history.lookup") == 2
 
 
 def test_a_batch_running_past_the_wait_is_reported_with_its_query_id(fake: FakeBackend) -> None:

@@ -29,6 +29,7 @@ from cortex_tune._backends.base import Result
 from cortex_tune._constants import MARKER_PREFIX, RECONCILE_WAIT
 from cortex_tune._errors import (
     CortexError,
+    ResponseParseError,
     StatementMayHaveRunError,
     TransientError,
     translate,
@@ -54,6 +55,9 @@ _QUERY_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 #: table function's page does not say), and statements over 1 MB before persisting them. Such
 #: a statement missing from the history is never taken to have not run.
 HISTORY_TEXT_CHARS = 100_000
+#: Seconds waited, at least, before a second look for a PAID statement the history did not show:
+#: the documentation gives the table function no latency, nor says it has none.
+SECOND_LOOK = 2.0
 #: SQLSTATE classes of a failure that is not Snowflake refusing the statement: connection
 #: exceptions (08) and client-side timeouts (HYT00).
 _TRANSPORT_SQLSTATES = ("08", "HY")
@@ -81,9 +85,7 @@ def result_scan_sql(query_id: str) -> Statement:
     string literal the documented syntax shows.
     """
     if not isinstance(query_id, str) or not _QUERY_ID.fullmatch(query_id):
-        raise StatementMayHaveRunError(
-            f"the query history gave an unusable query id {query_id!r}", marker="", op="history"
-        )
+        raise ResponseParseError(f"not a Snowflake query id: {query_id!r}", raw=query_id)
     sql = f"SELECT * FROM TABLE(RESULT_SCAN('{query_id}'))"  # noqa: S608 - a checked query id
     return Statement(sql, (), "history.result")
 
@@ -135,18 +137,13 @@ class _Attempts:
         policy = self.cx._retry
         return self.count >= policy.attempts or self.cx._now() - self.started >= policy.budget
 
-    def pause(self, statement: Statement, error: CortexError, why: str) -> None:
+    def pause(
+        self, statement: Statement, error: CortexError, why: str, *, least: float = 0.0
+    ) -> None:
         policy = self.cx._retry
-        pause = min(
-            policy.delay(self.count), max(0.0, policy.budget - (self.cx._now() - self.started))
-        )
-        log.info(
-            "op=%s %s (%s); sending it again in %.1f s",
-            statement.op,
-            why,
-            type(error).__name__,
-            pause,
-        )
+        left = max(0.0, policy.budget - (self.cx._now() - self.started))
+        pause = min(max(policy.delay(self.count), least), left)
+        log.info("op=%s %s (%s); pausing %.1f s", statement.op, why, type(error).__name__, pause)
         self.cx._sleep(pause)
 
 
@@ -162,23 +159,29 @@ def run_once(
         except CortexError as error:
             if not isinstance(error, TransientError):
                 raise
-            if is_ambiguous(error):
+            if not is_ambiguous(error):
+                if attempts.spent():
+                    raise
+                attempts.pause(statement, error, "was refused by Snowflake (nothing ran)")
+                continue
+            found = recover(cx, statement, marker, error, check)
+            if found is None and kind is Kind.PAID and len(statement.sql) <= HISTORY_TEXT_CHARS:
+                if attempts.spent():
+                    raise  # it never ran, and the policy allows no further attempt
+                why = "lost its answer and is not in the query history"
+                attempts.pause(statement, error, why, least=SECOND_LOOK)
+                # A second look, in case the history shows it late; still absent: it never ran.
                 found = recover(cx, statement, marker, error, check)
-                if found is not None:
-                    return found
-                if kind is Kind.WRITE or len(statement.sql) > HISTORY_TEXT_CHARS:
-                    raise StatementMayHaveRunError(
-                        f"the answer was lost ({error.message}) and the statement is not in the "
-                        "session's query history; it was not sent again",
-                        marker=marker,
-                        op=statement.op,
-                    ) from error
-                why = "lost its answer and the query history shows it never ran"
-            else:
-                why = "was refused by Snowflake (nothing ran)"
-            if attempts.spent():
-                raise
-            attempts.pause(statement, error, why)
+                if found is None:
+                    continue
+            if found is not None:
+                return found
+            raise StatementMayHaveRunError(
+                f"the answer was lost ({error.message}) and the statement is not in the "
+                "session's query history; it was not sent again",
+                marker=marker,
+                op=statement.op,
+            ) from error
 
 
 def recover(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import datetime
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,3 +378,24 @@ def test_a_session_without_a_current_database_cannot_vouch_for_a_lost_write(
     finally:
         bare.close()
     assert cx.sql("SELECT COUNT(*) FROM WIRE.PUBLIC.WN") == [(1,)]  # it ran, once
+
+
+def test_a_resubmit_while_the_first_run_still_runs_waits_for_it(
+    wire: WireServer, cx: Cortex
+) -> None:
+    asked: list[str] = []
+
+    def slow(request: ModelRequest) -> str:
+        asked.append(request.prompt)
+        time.sleep(SOCKET_TIMEOUT + 0.5)  # longer than the connector waits for an answer
+        return "late"
+
+    wire.emulator.register_model("slow", slow)
+
+    results = cx.complete_many("slow", ["x"])
+
+    assert [r.text for r in results] == ["late"]
+    assert asked == ["x"]  # run once: the resubmit was answered from the first run
+    requests = wire.injector.requests(sql="AS I, AI_COMPLETE")
+    assert len({r.request_id for r in requests}) == 1 and len(requests) >= 2
+    assert [r.replayed for r in requests][1:] == [True] * (len(requests) - 1)

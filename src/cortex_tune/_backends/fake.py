@@ -61,6 +61,7 @@ class _Fault:
     at: int | None
     times: int
     running: float = 0.0
+    late: float = 0.0
 
     def matches(self, statement: Statement, index: int) -> bool:
         if self.times <= 0 or (self.op is not None and statement.op != self.op):
@@ -116,6 +117,7 @@ class FakeBackend:
         self.history = QueryHistory(self.clock.time)
         """Every statement answered, as QUERY_HISTORY_BY_SESSION would show it."""
         self._pending: list[tuple[float, QueryRecord, Result]] = []
+        self._hidden: dict[str, float] = {}
         self.default_rows = default_rows
         self._queries: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
         self._faults: list[_Fault] = []
@@ -162,14 +164,20 @@ class FakeBackend:
         self._faults.append(_Fault(_maker(error, _unavailable), False, None, n, 1))
 
     def lose_response(
-        self, *, op: str = "finetune.create", times: int = 1, running: float = 0.0
+        self,
+        *,
+        op: str = "finetune.create",
+        times: int = 1,
+        running: float = 0.0,
+        late: float = 0.0,
     ) -> None:
         """Run the next ``times`` statements of ``op``, then fail as if the answer was lost.
 
         With ``running``, the query history shows each of them RUNNING for that many seconds of
-        the clock before it shows it succeeded.
+        the clock before it shows it succeeded; with ``late``, it shows them only after that
+        many seconds.
         """
-        self._faults.append(_Fault(_lost, True, op, None, times, running))
+        self._faults.append(_Fault(_lost, True, op, None, times, running, late))
 
     def throttle(
         self, *, op: str | None = None, times: int = 1, text: str = "too many requests"
@@ -198,6 +206,8 @@ class FakeBackend:
             self.history.fail(record, code=getattr(exc, "errno", None), message=str(exc))
             raise
         fault = self._fault(statement, index, after=True)
+        if fault is not None and fault.late > 0:
+            self._hidden[record.query_id] = self.clock.time() + fault.late
         if fault is not None and fault.running > 0:
             self._pending.append((self.clock.time() + fault.running, record, result))
         else:
@@ -244,7 +254,9 @@ class FakeBackend:
         rows = [
             (r.query_id, r.execution_status, r.error_code, r.error_message)
             for r in records
-            if r.query_id != query_id and like(pattern, r.query_text)
+            if r.query_id != query_id
+            and self._hidden.get(r.query_id, 0.0) <= self.clock.time()
+            and like(pattern, r.query_text)
         ]
         columns = ["QUERY_ID", "EXECUTION_STATUS", "ERROR_CODE", "ERROR_MESSAGE"]
         return Result(rows=rows, query_id=query_id, columns=columns)
