@@ -183,6 +183,45 @@ def bench_emulator(rows: int = 10_000) -> None:
     )
 
 
+# -- 5b. statements per batch under the statement size guidance -----------------------------------
+
+
+def _batch_statements(texts: list[str], max_bytes: int) -> tuple[int, int]:
+    """How many statements complete_many sends for ``texts``, and the largest one's bytes."""
+    from cortex_tune import Cortex
+    from cortex_tune.testing import FakeBackend
+
+    sizes: list[int] = []
+    fake = FakeBackend()
+    fake.respond("bench-model", "ok")
+
+    def trace(sql: str, params: tuple[Any, ...]) -> None:
+        sizes.append(len(sql.encode()) + sum(len(str(p).encode()) for p in params))
+
+    Cortex(backend=fake, tracer=trace).complete_many("bench-model", texts, max_bytes=max_bytes)
+    return len(sizes), max(sizes)
+
+
+def bench_statements(prompts: int = 10_000) -> None:
+    """Statements complete_many sends for 10,000 prompts of 100 B, 1 KB and 10 KB.
+
+    Snowflake recommends at most 1 MB per statement, SQL text and bound values together; the
+    chunks are packed greedily under that. Counted on FakeBackend (no SQL engine: the count is
+    what matters), against the 8 MB chunks used before and the floor of total bytes / 1 MB.
+    """
+    for size in (100, 1_000, 10_000):
+        texts = [f"{i:05d} " + "x" * (size - 6) for i in range(prompts)]
+        counts = [_batch_statements(texts, max_bytes) for max_bytes in (1_000_000, 8_000_000)]
+        (now, largest), (before, _) = counts
+        floor = -(-prompts * (size + 13) // 1_000_000)  # each prompt is {"i":n,"p":"..."}, in JSON
+        report(
+            f"statements for {prompts:,} prompts of {size:,} B",
+            f"{now} (largest {largest:,} bytes)",
+            f"{before} with 8 MB chunks; floor {floor}",
+            "-",
+        )
+
+
 # -- 6, 7. over the real connector (benchmarks/wire_bench.py) -------------------------------------
 
 
@@ -205,6 +244,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "polling": bench_polling,
     "import": bench_import,
     "emulator": bench_emulator,
+    "statements": bench_statements,
     "batch": bench_batch,
     "memory": bench_memory,
 }

@@ -189,15 +189,20 @@ def test_columns_picks_fields_and_non_string_completions_become_json_text(
 # -- statements ------------------------------------------------------------------------------
 
 
+MARK = r"\n/\* cortex-tune:req=[0-9a-f]{32} \*/"
+
+
 def test_list_load_statements(ds: Datasets, statements: list[str]) -> None:
     ds.load(_rows(3), table="TRAIN_SQL")
     raw = statements[0].split()[6]
+    once = f"(SELECT V FROM {raw} QUALIFY ROW_NUMBER() OVER (PARTITION BY I ORDER BY I) = 1)"
     assert statements == [
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {raw} (V VARIANT)",
-        f"INSERT INTO {raw} (V) SELECT f.value FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f",
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {raw} (I NUMBER(38,0), V VARIANT)",
+        f"INSERT INTO {raw} (I, V) SELECT ? + f.index, f.value "
+        "FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f",
         'CREATE OR REPLACE TABLE TRAIN_SQL AS SELECT V:"id"::NUMBER(38,0) AS "ID", '
         'V:"prompt"::VARCHAR AS "PROMPT", V:"completion"::VARCHAR AS "COMPLETION" '
-        f"FROM {raw}",
+        f"FROM {once}",
         f"DROP TABLE IF EXISTS {raw}",
     ]
 
@@ -212,16 +217,27 @@ def test_file_load_goes_through_a_temporary_stage(
     raw = statements[2].split()[6]
     assert stage.startswith("CORTEX_TUNE_STAGE_") and raw.startswith("CORTEX_TUNE_RAW_")
     assert re.fullmatch(rf"PUT 'file:///.*/cortex-tune-[^/]+/rows\.jsonl' @{stage}", statements[1])
-    assert statements[3] == (
-        f"COPY INTO {raw} FROM @{stage} FILE_FORMAT = (TYPE = JSON) "
-        "ON_ERROR = ABORT_STATEMENT PURGE = TRUE"
+    # COPY INTO and the append are never sent twice: each carries a request marker.
+    assert re.fullmatch(
+        re.escape(
+            f"COPY INTO {raw} FROM @{stage} FILE_FORMAT = (TYPE = JSON) "
+            "ON_ERROR = ABORT_STATEMENT PURGE = TRUE"
+        )
+        + MARK,
+        statements[3],
     )
-    assert statements[4:] == [
-        'CREATE TABLE IF NOT EXISTS TRAIN_STAGED ("PROMPT" VARCHAR, "COMPLETION" VARCHAR)',
-        'INSERT INTO TRAIN_STAGED ("PROMPT", "COMPLETION") '
-        f'SELECT V:"prompt"::VARCHAR, V:"completion"::VARCHAR FROM {raw}',
-        f"DROP TABLE IF EXISTS {raw}",
-    ]
+    assert statements[4] == (
+        'CREATE TABLE IF NOT EXISTS TRAIN_STAGED ("PROMPT" VARCHAR, "COMPLETION" VARCHAR)'
+    )
+    assert re.fullmatch(
+        re.escape(
+            'INSERT INTO TRAIN_STAGED ("PROMPT", "COMPLETION") '
+            f'SELECT V:"prompt"::VARCHAR, V:"completion"::VARCHAR FROM {raw}'
+        )
+        + MARK,
+        statements[5],
+    )
+    assert statements[6:] == [f"DROP TABLE IF EXISTS {raw}"]
     assert str(path) not in statements[1]  # cortex-tune uploads its own copy
 
 
@@ -245,12 +261,22 @@ def test_statements_do_not_grow_with_rows(
     assert small == (4 if kind == "list" else 6)
 
 
-def test_a_list_larger_than_a_chunk_takes_two_inserts(
-    cx: Cortex, ds: Datasets, statements: list[str]
-) -> None:
+def test_a_list_larger_than_a_statement_is_cut_to_snowflakes_size_guidance(cx: Cortex) -> None:
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    client = cx.with_options(tracer=lambda sql, params: sent.append((sql, params)))
     rows = [{"id": i, "prompt": "x" * 3_000, "completion": "y"} for i in range(3_000)]  # ~9 MB
-    ds.load(rows, table="TRAIN_BIG")
-    assert sum(s.startswith("INSERT INTO CORTEX_TUNE_RAW_") for s in statements) == 2
+    Datasets(client).load(rows, table="TRAIN_BIG")
+    inserts = [
+        (sql, params) for sql, params in sent if sql.startswith("INSERT INTO CORTEX_TUNE_RAW_")
+    ]
+    sizes = [
+        len(sql.encode()) + sum(len(str(p).encode()) for p in params) for sql, params in inserts
+    ]
+    # Snowflake's guidance: 1 MB per statement, bound values included. The chunks are packed
+    # greedily: ~3,040 bytes a row, so 328 rows a statement and 10 statements for 3,000 rows.
+    assert max(sizes) <= 1_000_000
+    assert len(inserts) == 10
+    assert [params[0] for _, params in inserts] == list(range(0, 3_000, 328))[:10]
     assert cx.sql("SELECT COUNT(*), SUM(LENGTH(PROMPT)) FROM TRAIN_BIG") == [(3_000, 9_000_000)]
 
 

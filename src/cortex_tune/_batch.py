@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cortex_tune._constants import STATEMENT_BYTES
 from cortex_tune._errors import CortexError, QueryError, ResponseParseError, from_text
 from cortex_tune._models import Completion
 from cortex_tune._parsing import load_json, parse_completion
@@ -20,7 +20,7 @@ from cortex_tune._sql_batch import (
     read_table_sql,
     table_summary_sql,
 )
-from cortex_tune._statement import Generation
+from cortex_tune._statement import MARK_BYTES, Generation, dump_json, statement_bytes
 from cortex_tune.sql import PromptInput, to_messages
 
 if TYPE_CHECKING:
@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cortex_tune")
 
-#: Most bytes of prompts bound to one statement (a bound value may be up to 16 MB).
-BATCH_BYTES = 8_000_000
+#: Most bytes of one complete_many statement, SQL text and bound prompts together: Snowflake's
+#: guidance for a statement (larger ones are truncated in the query history, so they could not
+#: be recovered from their first run after a lost answer).
+BATCH_BYTES = STATEMENT_BYTES
 #: Most prompts in one statement.
 BATCH_ROWS = 10_000
 
@@ -62,11 +64,13 @@ class BatchResult:
 def chunks(
     items: Sequence[dict[str, Any]], *, max_bytes: int, max_rows: int
 ) -> Iterator[list[dict[str, Any]]]:
-    """Split items into runs that stay under both the byte and the row limits."""
+    """Split items into in-order runs whose compact JSON array fits in ``max_bytes`` bytes
+    (UTF-8) and holds at most ``max_rows`` items. Greedy: the fewest such runs. An item larger
+    than ``max_bytes`` on its own goes alone."""
     chunk: list[dict[str, Any]] = []
     size = 2
     for item in items:
-        item_size = len(json.dumps(item, ensure_ascii=False).encode("utf-8")) + 1
+        item_size = len(dump_json(item).encode("utf-8")) + 1
         if chunk and (size + item_size > max_bytes or len(chunk) >= max_rows):
             yield chunk
             chunk, size = [], 2
@@ -74,6 +78,13 @@ def chunks(
         size += item_size
     if chunk:
         yield chunk
+
+
+def _overhead(model: str, options: dict[str, Any], generation: Generation, messages: bool) -> int:
+    """Bytes of one statement besides the prompts: its SQL text, its other bound values
+    and its request marker."""
+    empty = complete_batch_sql(model, "", options=options, functions=generation, messages=messages)
+    return statement_bytes(empty) + MARK_BYTES
 
 
 def complete_many(
@@ -101,10 +112,13 @@ def complete_many(
         else:
             items.append({"i": i, "p": prompt if isinstance(prompt, str) else messages[0].content})
     results: dict[int, BatchResult] = {}
-    for chunk in chunks(items, max_bytes=max_bytes, max_rows=max_rows):
+    room = max_bytes - _overhead(model, options, generation, use_messages)
+    for chunk in chunks(items, max_bytes=room, max_rows=max_rows):
+        # PAID: if its answer is lost, the chunk's first run is read back from the query
+        # history (RESULT_SCAN), never paid for twice.
         statement = complete_batch_sql(
             model,
-            json.dumps(chunk, ensure_ascii=False),
+            dump_json(chunk),
             options=options,
             functions=generation,
             messages=use_messages,
@@ -189,9 +203,11 @@ def complete_table(
     statements = 0
 
     def run(statement: Any) -> list[tuple[Any, ...]]:
+        # The INSERT is PAID: a lost answer is recovered from the query history; it is sent
+        # again only if it never ran (its anti-join would skip answered keys anyway).
         nonlocal statements
         statements += 1
-        return cx._execute(statement, retry=statement.op != "complete_table").rows
+        return cx._execute(statement).rows
 
     run(create_results_table_sql(into, source=source, key=key))
     if retry_failed:

@@ -22,10 +22,11 @@ from cortex_tune._errors import (
     translate,
 )
 from cortex_tune._finetune import FineTune
+from cortex_tune._reconcile import run_once
 from cortex_tune._rest import RestMethods, RestSettings, Transport
 from cortex_tune._retry import RetryPolicy, call_with_retries
-from cortex_tune._statement import Generation
-from cortex_tune.sql import PromptInput, Statement
+from cortex_tune._statement import Generation, Kind, kind_of, mark
+from cortex_tune.sql import PromptInput, Statement, new_marker
 
 log = logging.getLogger("cortex_tune")
 
@@ -227,40 +228,24 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
         retry: bool = True,
         check: Callable[[Result], None] | None = None,
     ) -> Result:
-        """Run ``statement``: trace, log, translate errors, retry transient failures."""
+        """Run ``statement``: trace, log, translate errors, and recover from lost answers.
 
+        What happens after an ambiguous failure depends on the statement's kind (see
+        :mod:`cortex_tune._statement`): reads and idempotent statements are sent again within
+        the retry policy; PAID and WRITE statements carry a request marker and are recovered
+        from their first run in the query history, never sent twice (see
+        :mod:`cortex_tune._reconcile`). ``retry=False`` makes exactly one attempt: the caller
+        recovers on its own (FINETUNE CREATE, by its marker).
+        """
         warn_for(statement)
-
-        def attempt() -> Result:
-            if self._tracer is not None:
-                self._tracer(statement.sql, statement.params)
-            started = time.perf_counter()
-            try:
-                result = self._backend.execute(statement)
-                if check is not None:
-                    check(result)
-            except Exception as exc:
-                error = translate(exc, op=statement.op)
-                error._redact(self._secrets)
-                log.debug(
-                    "op=%s failed: %s (query_id=%s)",
-                    statement.op,
-                    type(error).__name__,
-                    error.query_id,
-                )
-                raise error from (None if error is exc else exc)
-            log.debug(
-                "op=%s query_id=%s duration_ms=%.1f",
-                statement.op,
-                result.query_id,
-                (time.perf_counter() - started) * 1000,
-            )
-            return result
-
         if not retry:
-            return attempt()
+            return self._attempt(statement, check)
+        kind = kind_of(statement)
+        if kind in (Kind.PAID, Kind.WRITE):
+            marker = new_marker()
+            return run_once(self, mark(statement, marker), kind, marker, check)
         return call_with_retries(
-            attempt,
+            lambda: self._attempt(statement, check),
             policy=self._retry,
             clock=self._now,
             sleep=self._sleep,
@@ -268,6 +253,30 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
                 "op=%s transient %s; retrying in %.1f s", statement.op, type(e).__name__, pause
             ),
         )
+
+    def _attempt(self, statement: Statement, check: Callable[[Result], None] | None) -> Result:
+        """Send ``statement`` once: trace it, log it, translate what it raises."""
+        if self._tracer is not None:
+            self._tracer(statement.sql, statement.params)
+        started = time.perf_counter()
+        try:
+            result = self._backend.execute(statement)
+            if check is not None:
+                check(result)
+        except Exception as exc:
+            error = translate(exc, op=statement.op)
+            error._redact(self._secrets)
+            log.debug(
+                "op=%s failed: %s (query_id=%s)", statement.op, type(error).__name__, error.query_id
+            )
+            raise error from (None if error is exc else exc)
+        log.debug(
+            "op=%s query_id=%s duration_ms=%.1f",
+            statement.op,
+            result.query_id,
+            (time.perf_counter() - started) * 1000,
+        )
+        return result
 
     def _stream(self, statement: Statement, *, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         """Run ``statement`` and yield its rows as dicts, ``batch_size`` at a time.
@@ -299,8 +308,21 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
     def sql(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one SQL statement with ``?`` placeholders bound to ``params``; return its rows.
 
-        Goes through the same funnel as every other call (tracer, logging, retries for
-        transient failures, error translation).
+        Goes through the same funnel as every other call (tracer, logging, error translation).
+        A read (SELECT, SHOW, DESCRIBE, ... as its leading keyword shows) is sent again after a
+        transient failure. Anything else is never sent twice: it carries a
+        ``/* cortex-tune:req=... */`` comment at its end, and if its answer is lost cortex-tune
+        finds its first run in the session's query history and returns that run's rows
+        (``RESULT_SCAN``), or raises its error, or raises :class:`StatementMayHaveRunError` when
+        the history cannot tell.
+
+        Raises:
+            StatementMayHaveRunError: A write lost its answer and the query history could not
+                say how it ended; it was not sent again.
+
+        Example:
+            >>> cx.sql("INSERT INTO T VALUES (?, ?)", [1, "x"])  # doctest: +SKIP
+            [(1,)]
         """
         return self._execute(Statement(text, tuple(params), "sql")).rows
 

@@ -39,8 +39,11 @@ class BatchMethods:
     ) -> list[BatchResult]:
         """Complete many prompts, a handful of statements in all, results in input order.
 
-        The prompts travel as one bound JSON array per chunk (chunks bounded by ``max_bytes``
-        and ``max_rows``) and are flattened server-side, never one statement per prompt. A
+        The prompts travel as one bound JSON array per statement, flattened server-side, never
+        one statement per prompt: each statement, SQL text and bound values together, stays
+        under ``max_bytes`` (Snowflake's 1 MB guidance by default) and ``max_rows``, packed so
+        that there are as few as possible. A statement whose answer is lost is recovered from
+        its first run (the query history), never paid for twice. A
         failing row does not fail the batch: its :class:`BatchResult` carries the error
         (TRY_COMPLETE, or AI_COMPLETE with ``return_error_details``).
 

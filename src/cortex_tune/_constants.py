@@ -34,5 +34,13 @@ POLL_MAX: Final = 1800.0
 #: Prefix of the request marker carried inside every training query cortex-tune creates a job with.
 MARKER_PREFIX: Final = "cortex-tune:req="
 
+#: Most bytes of one statement, its SQL text and bound values together (UTF-8): Snowflake
+#: recommends keeping a statement under 1 MB, binds included, and truncates larger ones before
+#: recording them, so they cannot be retried or found again in the query history.
+STATEMENT_BYTES: Final = 1_000_000
+#: Seconds cortex-tune waits for a statement that lost its answer but is still running in
+#: Snowflake before saying it may have run (it is never sent again meanwhile).
+RECONCILE_WAIT: Final = 900.0
+
 #: Roughly how many characters make one token, for estimates when no tokenizer is asked for.
 CHARS_PER_TOKEN: Final = 4.0

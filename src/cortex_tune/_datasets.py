@@ -7,8 +7,16 @@ any statement runs), writes it as JSON lines, and then issues a fixed handful of
   ``CREATE TEMPORARY TABLE raw (V VARIANT)``, ``COPY INTO raw ... FILE_FORMAT = (TYPE = JSON)``,
   then the target table built from ``raw`` in one statement, then ``DROP TABLE raw``;
 * in-memory lists of dicts: the same, with the stage and PUT replaced by one
-  ``INSERT INTO raw SELECT value FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`` per ~8 MB of
-  JSON (a bound value; no temporary file, no PUT, which some environments do not allow).
+  ``INSERT INTO raw SELECT ? + index, value FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`` per
+  statement's worth of JSON (under Snowflake's 1 MB guidance for a statement and its bound
+  values; no temporary file, no PUT, which some environments do not allow). Each row keeps its
+  position in the data, and the target is built from one row per position, so an INSERT whose
+  answer was lost can be sent again without loading its rows twice.
+
+Nothing is written to the target table until its one building statement: a load that fails
+leaves it as it was. That statement is idempotent for ``replace`` (``CREATE OR REPLACE ... AS
+SELECT``); for ``append`` it is recovered from the query history if its answer is lost, never
+sent twice.
 
 Column types are inferred from the values: integers become ``NUMBER(38,0)``, numbers
 ``FLOAT``, booleans ``BOOLEAN``, objects and arrays ``VARIANT``, anything else or a mix
@@ -30,6 +38,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from cortex_tune._constants import STATEMENT_BYTES
 from cortex_tune._dataset_rows import (
     JSONL_SUFFIXES,
     Collector,
@@ -57,6 +66,7 @@ from cortex_tune._sql_datasets import (
     split_conditions,
     temporary_names,
 )
+from cortex_tune._statement import statement_bytes
 from cortex_tune._training_data import TrainingData
 
 if TYPE_CHECKING:
@@ -67,9 +77,6 @@ log = logging.getLogger("cortex_tune")
 
 Mode = Literal["replace", "append"]
 
-#: Most bytes of JSON bound to one INSERT when loading an in-memory list (a bound value may
-#: be up to 16 MB).
-LOAD_CHUNK_BYTES = 8_000_000
 _S3_HINT = 'pip install "cortex-tune[s3]"'
 _S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,62})(?:/(.*))?")
 
@@ -118,32 +125,46 @@ def _load_staged(
 def _load_bound(
     cx: Cortex, lines: list[bytes], table: str, columns: list[LoadColumn], mode: Mode
 ) -> None:
-    """Insert the records as bound JSON arrays of at most LOAD_CHUNK_BYTES, then build the table."""
+    """Insert the records as bound JSON arrays, one statement's worth at a time, then build the
+    table. Each INSERT is idempotent (rows keep their index), so it is sent again freely."""
     _, raw = temporary_names()
-    with _raw_table(cx, raw):
-        for chunk in _chunks(lines):
+    with _raw_table(cx, raw, indexed=True):
+        for start, chunk in _chunks(lines, room=_insert_room(raw, len(lines))):
             payload = (b"[" + b",".join(chunk) + b"]").decode("utf-8")
-            # Not retried: a lost answer after the INSERT ran would insert the rows twice.
-            cx._execute(insert_raw_sql(raw, payload), retry=False)
-        _fill_target(cx, table, columns, raw, mode)
+            cx._execute(insert_raw_sql(raw, payload, start))
+        _fill_target(cx, table, columns, raw, mode, indexed=True)
 
 
-def _chunks(lines: list[bytes]) -> Iterator[list[bytes]]:
+def _insert_room(raw: str, rows: int) -> int:
+    """Bytes of JSON one INSERT may bind: the statement guidance less its SQL text and index."""
+    return STATEMENT_BYTES - statement_bytes(insert_raw_sql(raw, "", rows))
+
+
+def _chunks(lines: list[bytes], *, room: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Runs of lines whose JSON array (``[a,b,...]``) fits in ``room`` bytes, with the index of
+    their first line. Greedy, so the count is the fewest in-order runs; a line larger than
+    ``room`` goes alone."""
     chunk: list[bytes] = []
-    size = 2
-    for line in lines:
-        if chunk and size + len(line) + 1 > LOAD_CHUNK_BYTES:
-            yield chunk
-            chunk, size = [], 2
+    start, size = 0, 2
+    for index, line in enumerate(lines):
+        if chunk and size + len(line) + 1 > room:
+            yield start, chunk
+            chunk, start, size = [], index, 2
+        if not chunk and len(line) + 2 > room:
+            log.warning(
+                "record %d alone is %d bytes of JSON, over Snowflake's statement size guidance",
+                index,
+                len(line),
+            )
         chunk.append(line)
         size += len(line) + 1
     if chunk:
-        yield chunk
+        yield start, chunk
 
 
 @contextlib.contextmanager
-def _raw_table(cx: Cortex, raw: str) -> Iterator[None]:
-    cx._execute(create_raw_table_sql(raw))
+def _raw_table(cx: Cortex, raw: str, *, indexed: bool = False) -> Iterator[None]:
+    cx._execute(create_raw_table_sql(raw, indexed=indexed))
     try:
         yield
     finally:
@@ -153,12 +174,20 @@ def _raw_table(cx: Cortex, raw: str) -> Iterator[None]:
             log.info("could not drop temporary table %s: %s", raw, exc)
 
 
-def _fill_target(cx: Cortex, table: str, columns: list[LoadColumn], raw: str, mode: Mode) -> None:
+def _fill_target(
+    cx: Cortex,
+    table: str,
+    columns: list[LoadColumn],
+    raw: str,
+    mode: Mode,
+    *,
+    indexed: bool = False,
+) -> None:
     if mode == "replace":
-        cx._execute(replace_table_sql(table, columns, raw))
+        cx._execute(replace_table_sql(table, columns, raw, indexed=indexed))
         return
     cx._execute(create_table_sql(table, columns))
-    cx._execute(append_rows_sql(table, columns, raw), retry=False)
+    cx._execute(append_rows_sql(table, columns, raw, indexed=indexed))
 
 
 def _check_copied(result: Result, expected: int) -> None:
@@ -259,8 +288,10 @@ class Datasets:
         ``.csv`` file (UTF-8, CSV with a header line). Everything is read and checked first,
         so bad data fails before any statement runs. Files and DataFrames travel as one
         JSON-lines file through a temporary internal stage (PUT, then COPY INTO); a list
-        travels as bound JSON arrays flattened server-side, one INSERT per ~8 MB (no file,
-        no PUT). The number of statements does not grow with the rows. Fields become
+        travels as bound JSON arrays flattened server-side, one INSERT per statement's worth
+        (Snowflake's guidance: 1 MB with the bound values; no file, no PUT). The number of
+        statements of a file load does not grow with the rows. No statement is ever run twice
+        with effect: a lost answer is recovered (see :meth:`Cortex.sql`). Fields become
         upper-cased columns (``prompt`` -> ``PROMPT``); the module docstring gives the types.
 
         Args:

@@ -30,6 +30,7 @@
     │       └── PreflightError          create()'s check found it first; no job was created
     ├── ResponseParseError              Cortex answered something cortex-tune cannot parse
     ├── AmbiguousCreateError            a CREATE may or may not have run, and no job proves either
+    ├── StatementMayHaveRunError        a write's answer was lost and its query history cannot tell
     ├── JobFailedError                  wait(raise_on_error=True) saw ERROR
     │   └── JobCancelledError           ... or CANCELLED
     ├── ToolLoopError                   run_tools() reached its step limit (_rest)
@@ -357,6 +358,34 @@ class AmbiguousCreateError(CortexError):
     def __init__(self, message: str, *, marker: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.marker = marker
+
+
+class StatementMayHaveRunError(CortexError):
+    """A statement that changes data (or costs money) lost its answer and was not sent again.
+
+    cortex-tune looked for the statement's first run in the session's query history (by the
+    request marker at the end of its text) and could not tell how it ended: the history was
+    unreadable, the statement was not (yet) in it, or it was still running. Sending it again
+    could have run it twice, so it was not.
+
+    Attributes:
+        marker: The request marker at the end of the statement's text
+            (``/* cortex-tune:req=<marker> */``).
+        query_id: The first run's query id, when the history showed it.
+    """
+
+    default_hint = (
+        "Do not run it again blindly: look for its text in the query history, e.g. SELECT "
+        "QUERY_ID, EXECUTION_STATUS FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION()) "
+        "WHERE QUERY_TEXT LIKE '%cortex-tune:req=<marker>%' (or Snowsight's Query History), and "
+        "check the table before trying again."
+    )
+
+    def __init__(self, message: str, *, marker: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.marker = marker
+        if self.hint is not None:
+            self.hint = self.hint.replace("<marker>", marker)
 
 
 class JobFailedError(CortexError):

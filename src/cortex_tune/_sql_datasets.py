@@ -94,14 +94,20 @@ def put_file_sql(path: str | PurePath, stage: str) -> Statement:
     return Statement(f"PUT 'file://{posix}' @{stage}", (), "datasets.put")
 
 
-def create_raw_table_sql(raw: str) -> Statement:
-    """The temporary one-column table rows land in before they are typed."""
+def create_raw_table_sql(raw: str, *, indexed: bool = False) -> Statement:
+    """The temporary table rows land in before they are typed: ``(V VARIANT)`` for COPY INTO,
+    ``(I NUMBER(38,0), V VARIANT)`` with ``indexed`` for bound inserts (``I`` is the row's
+    position in the data, so a chunk inserted twice is read once)."""
     validate_name(raw, what="table name")
-    return Statement(f"CREATE TEMPORARY TABLE IF NOT EXISTS {raw} (V VARIANT)", (), "datasets.raw")
+    columns = "I NUMBER(38,0), V VARIANT" if indexed else "V VARIANT"
+    return Statement(f"CREATE TEMPORARY TABLE IF NOT EXISTS {raw} ({columns})", (), "datasets.raw")
 
 
 def copy_json_sql(raw: str, stage: str) -> Statement:
-    """Load every JSON-lines file of ``stage`` into ``raw``, one row per line, then purge them."""
+    """Load every JSON-lines file of ``stage`` into ``raw``, one row per line, then purge them.
+
+    Running it twice loads the files once: COPY skips files its load metadata says it loaded.
+    """
     validate_name(raw, what="table name")
     validate_name(stage, what="stage name")
     sql = (
@@ -111,11 +117,18 @@ def copy_json_sql(raw: str, stage: str) -> Statement:
     return Statement(sql, (), "datasets.copy")
 
 
-def insert_raw_sql(raw: str, rows_json: str) -> Statement:
-    """Insert a bound JSON array of objects into ``raw``, flattened server-side."""
+def insert_raw_sql(raw: str, rows_json: str, start: int = 0) -> Statement:
+    """Insert a bound JSON array of objects into the indexed ``raw``, flattened server-side:
+    element ``n`` becomes row ``I = start + n``. Inserting the same chunk again adds rows that
+    the build reads once (see :func:`replace_table_sql`)."""
     validate_name(raw, what="table name")
-    sql = f"INSERT INTO {raw} (V) SELECT f.value FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f"  # noqa: S608
-    return Statement(sql, (rows_json,), "datasets.insert")
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ConfigurationError(f"start must be a non-negative integer, not {start!r}")
+    sql = (
+        f"INSERT INTO {raw} (I, V) SELECT ? + f.index, f.value "  # noqa: S608
+        "FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f"
+    )
+    return Statement(sql, (start, rows_json), "datasets.insert")
 
 
 def _projection(columns: Sequence[LoadColumn], *, aliases: bool) -> str:
@@ -125,7 +138,16 @@ def _projection(columns: Sequence[LoadColumn], *, aliases: bool) -> str:
     return ", ".join(parts)
 
 
-def replace_table_sql(table: str, columns: Sequence[LoadColumn], raw: str) -> Statement:
+def _rows_of(raw: str, indexed: bool) -> str:
+    """``raw`` as a row source: an indexed one keeps one row per index."""
+    if not indexed:
+        return raw
+    return f"(SELECT V FROM {raw} QUALIFY ROW_NUMBER() OVER (PARTITION BY I ORDER BY I) = 1)"  # noqa: S608
+
+
+def replace_table_sql(
+    table: str, columns: Sequence[LoadColumn], raw: str, *, indexed: bool = False
+) -> Statement:
     """Replace ``table`` with the typed rows of ``raw``, in one (atomic) statement.
 
     Example:
@@ -134,9 +156,8 @@ def replace_table_sql(table: str, columns: Sequence[LoadColumn], raw: str) -> St
     """
     validate_name(table, what="table name")
     validate_name(raw, what="table name")
-    sql = (
-        f"CREATE OR REPLACE TABLE {table} AS SELECT {_projection(columns, aliases=True)} FROM {raw}"  # noqa: S608
-    )
+    projection = _projection(columns, aliases=True)
+    sql = f"CREATE OR REPLACE TABLE {table} AS SELECT {projection} FROM {_rows_of(raw, indexed)}"  # noqa: S608
     return Statement(sql, (), "datasets.replace")
 
 
@@ -149,12 +170,15 @@ def create_table_sql(table: str, columns: Sequence[LoadColumn]) -> Statement:
     return Statement(f"CREATE TABLE IF NOT EXISTS {table} ({defs})", (), "datasets.create")
 
 
-def append_rows_sql(table: str, columns: Sequence[LoadColumn], raw: str) -> Statement:
+def append_rows_sql(
+    table: str, columns: Sequence[LoadColumn], raw: str, *, indexed: bool = False
+) -> Statement:
     """Append the typed rows of ``raw`` to ``table``, column by column name."""
     validate_name(table, what="table name")
     validate_name(raw, what="table name")
     names = ", ".join(c.name for c in columns)
-    sql = f"INSERT INTO {table} ({names}) SELECT {_projection(columns, aliases=False)} FROM {raw}"  # noqa: S608
+    projection = _projection(columns, aliases=False)
+    sql = f"INSERT INTO {table} ({names}) SELECT {projection} FROM {_rows_of(raw, indexed)}"  # noqa: S608
     return Statement(sql, (), "datasets.append")
 
 

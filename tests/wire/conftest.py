@@ -88,3 +88,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"wire tier: {server.scanned_records} log records (DEBUG, every logger) scanned "
             f"for {len(server.secrets())} secrets"
         )
+        campaign = getattr(server, "campaign", None)
+        if campaign is not None:
+            terminalreporter.write_line(f"wire tier: {campaign.line()}")

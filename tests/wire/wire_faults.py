@@ -6,6 +6,16 @@ count and time: HTTP errors before or after the statement ran, Snowflake JSON er
 with HTTP 200, responses slower than the client's socket timeout, bodies cut off mid-way,
 rewritten results, and connections reset after the statement ran (by asking the proxy).
 
+Like Snowflake, it runs a query-request at most once per request id and session: a resubmit
+(the connector's own retry, same ``requestId``) of a statement that ran successfully is answered
+from that first run, waiting for it if it is still running; a new request id runs again. Snowflake
+documents this for resubmitted requests ("Snowflake does not execute the statement again if the
+statement has already been executed successfully",
+https://docs.snowflake.com/en/developer-guide/sql-api/submitting-requests; "To resubmit a query
+using a request ID, you must use the same connection", the Node.js driver's
+https://docs.snowflake.com/en/developer-guide/node-js/nodejs-driver-execute). So the tier tells a
+connector resubmit (harmless) from a statement sent again by cortex-tune (a second run).
+
 The proxy forwards TCP between the connector and uvicorn. It can reset new connections,
 reset the pooled keep-alive ones, reset a connection when a request arrives, and swallow
 everything (a server that never answers).
@@ -59,6 +69,8 @@ class Seen:
     at: float
     fault: str | None = None
     status: int | None = None
+    #: Answered from the first run of the same request id in the same session (not run again).
+    replayed: bool = False
 
     @property
     def sql(self) -> str:
@@ -100,6 +112,9 @@ class Fault:
     payload: dict[str, Any] | None = None
     seconds: float = 0.0
     edit: Callable[[dict[str, Any]], None] | None = None
+    #: Only the request id of the first request it applies to (its resubmits), not a new one.
+    pinned: bool = False
+    request_id: str | None = None
     armed_at: float = field(default_factory=time.monotonic)
     used: int = 0
 
@@ -107,6 +122,8 @@ class Fault:
         if self.times <= 0 or time.monotonic() - self.armed_at > self.ttl:
             return False
         if seen.path != self.path:
+            return False
+        if self.request_id is not None and seen.request_id != self.request_id:
             return False
         return self.sql is None or self.sql in seen.sql
 
@@ -153,6 +170,27 @@ def reset_after(*, times: float = 1, sql: str | None = None) -> Fault:
     return Fault("reset_after", times=times, sql=sql)
 
 
+def lost_answer(how: str, *, until_given_up: bool = False, sql: str | None = None) -> Fault:
+    """The statement runs, then its answer is lost: ``"close"`` (the connection is reset),
+    ``"503"`` (an HTTP 503 replaces it) or ``"truncated"`` (the body stops half-way).
+
+    Once, or ``until_given_up``: every resubmit of that request (same request id, answered
+    from the first run) loses its answer too, until the connector gives up; a statement sent
+    again under a new request id is not affected.
+    """
+    times = INFINITE if until_given_up else 1
+    if how == "close":
+        fault = reset_after(times=times, sql=sql)
+    elif how == "503":
+        fault = http_error(503, after=True, times=times, sql=sql)
+    elif how == "truncated":
+        fault = drop_body(times=times, sql=sql)
+    else:
+        raise ValueError(f"unknown way to lose an answer: {how!r}")
+    fault.pinned = until_given_up
+    return fault
+
+
 def rewrite(
     edit: Callable[[dict[str, Any]], None], *, times: float = 1, sql: str | None = None
 ) -> Fault:
@@ -192,6 +230,9 @@ class FaultInjector:
         self.renew_token: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         #: Every session token the server handed out (secrets: never to be logged).
         self.session_tokens: list[str] = []
+        #: First runs by (session, request id): their answer once they ran successfully, None
+        #: while they run (accessed on the server's event loop only).
+        self._runs: dict[tuple[str, str], asyncio.Future[tuple[int, list[Any], bytes] | None]] = {}
         self._lock = threading.Lock()
 
     # -- the test-facing side --
@@ -206,6 +247,7 @@ class FaultInjector:
         with self._lock:
             self.faults.clear()
             self.seen.clear()
+        self._runs.clear()
         self.renew_token = None
 
     def requests(self, path: str = QUERY, sql: str | None = None) -> list[Seen]:
@@ -237,6 +279,8 @@ class FaultInjector:
                 fault.times -= 1
                 fault.used += 1
                 seen.fault = fault.kind
+                if fault.pinned and fault.request_id is None:
+                    fault.request_id = seen.request_id
 
         if fault is not None and fault.kind == "status":
             seen.status = fault.status
@@ -262,7 +306,7 @@ class FaultInjector:
             await _respond_json(send, 200, renew(seen.body))
             return
 
-        status, out_headers, body = await self._run_app(scope, raw, receive)
+        status, out_headers, body = await self._run_once(seen, headers, scope, raw, receive)
         body, out_headers = _fix_fakesnow_error(seen.path, body, out_headers)
         seen.status = status
         if seen.path == LOGIN:
@@ -311,6 +355,35 @@ class FaultInjector:
             self.session_tokens.extend([str(token), data["masterToken"]])
         return json.dumps(payload).encode()
 
+    async def _run_once(
+        self, seen: Seen, headers: dict[str, str], scope: Scope, raw: bytes, receive: Receive
+    ) -> tuple[int, list[Any], bytes]:
+        """Run the request, unless its request id already ran successfully in this session:
+        then answer from that first run (waiting for it while it runs)."""
+        request_id = seen.request_id
+        if seen.path != QUERY or request_id is None:
+            return await self._run_app(scope, raw, receive)
+        key = (headers.get("authorization", ""), request_id)
+        while (first := self._runs.get(key)) is not None:
+            answer = await asyncio.shield(first)
+            if answer is not None:
+                seen.replayed = True
+                return answer
+            # The first run failed: this resubmit runs the statement (the loop re-checks).
+        future: asyncio.Future[tuple[int, list[Any], bytes] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._runs[key] = future
+        answer: tuple[int, list[Any], bytes] | None = None
+        try:
+            answer = await self._run_app(scope, raw, receive)
+            return answer
+        finally:
+            ok = answer is not None and answer[0] == 200 and _succeeded(answer[2])
+            if not ok:
+                del self._runs[key]
+            future.set_result(answer if ok else None)
+
     async def _run_app(
         self, scope: Scope, raw: bytes, receive: Receive
     ) -> tuple[int, list[Any], bytes]:
@@ -336,6 +409,14 @@ class FaultInjector:
 
 class _DroppedBody(Exception):
     """Ends a response half-way (uvicorn then closes the connection)."""
+
+
+def _succeeded(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("success") is True
 
 
 def _refuse_renewal(body: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from wire_faults import FaultInjector, TcpProxy
 
 from cortex_tune import Cortex, FineTuneJob, RetryPolicy
 from cortex_tune._emulator import Emulator, EngineError
+from cortex_tune._emulator.history import QueryHistory
 from cortex_tune._emulator.models import ModelRequest
 from cortex_tune._finetune import FineTune
 
@@ -159,10 +160,12 @@ class WireServer:
     # -- per test --
 
     def fresh(self) -> None:
-        """No jobs, the stand-in models, no faults, a plain proxy: the start of every test."""
+        """No jobs, the stand-in models, no faults, a plain proxy, and an empty query history
+        for the sessions opened from now on: the start of every test."""
         self.clock.offset = 0.0
         self.emulator = self._new_emulator()
         self.engine.emulator = self.emulator
+        self.engine.history = QueryHistory()
         self.injector.reset()
         self.proxy.reset()
 

@@ -41,9 +41,11 @@ from snowflake.connector.cursor import DictCursor, SnowflakeCursor
 from snowflake.connector.errors import Error as ConnectorError
 from sqlglot import exp
 
+from cortex_tune._backends import _history_sql
 from cortex_tune._emulator import Emulator, EngineError
 from cortex_tune._emulator import errors as _errors
 from cortex_tune._emulator.account import Account
+from cortex_tune._emulator.history import QueryHistory
 
 #: Every engine that ever had functions registered. DuckDB 2.0 crashes when the connection
 #: that registered a Python function is collected while a cursor can still call it
@@ -98,9 +100,13 @@ def _quiet_arrow_copy() -> None:
 
 
 class CortexCursor(FakeSnowflakeCursor):
-    """A fakesnow cursor whose Cortex function errors are the connector's ProgrammingError."""
+    """A fakesnow cursor whose Cortex function errors are the connector's ProgrammingError, and
+    whose statements are recorded in the engine's query history (see ``_history_sql``)."""
+
+    _conn: CortexConnection
 
     def _transform(self, expression: Any, params: Any) -> Any:
+        expression = _history_sql.transform(expression, self._conn)
         # Snowflake keeps the keys of object literals ({'max_epochs': 2}) as written; fakesnow
         # upper-cases them like identifiers, which would change option names and the
         # property names of a response_format schema. Quoted, they keep their case.
@@ -112,6 +118,11 @@ class CortexCursor(FakeSnowflakeCursor):
 
     def execute(self, command: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         _quiet_arrow_copy()
+        return _history_sql.run_recorded(
+            self, command, lambda: self._execute_cortex(command, params, *args, **kwargs)
+        )
+
+    def _execute_cortex(self, command: str, params: Any, *args: Any, **kwargs: Any) -> Any:
         self._refuse_binds(command, params if params is not None else kwargs.get("binding_params"))
         command, params, kwargs = _show_from_account(self._conn, command, params, kwargs)
         try:
@@ -174,6 +185,9 @@ class CortexConnection(FakeSnowflakeConnection):
     owner: Any = None
     #: The engine it is a session of (its account answers SHOW GRANTS / SHOW PARAMETERS).
     engine: Engine | None = None
+    #: The engine's query history, and this session's id in it (set by Engine.connect).
+    history: QueryHistory
+    session_id: int
 
     def cursor(self, cursor_class: type[SnowflakeCursor] = SnowflakeCursor) -> CortexCursor:
         return CortexCursor(
@@ -194,6 +208,7 @@ class Engine:
     def __init__(self) -> None:
         self.emulator: Emulator | None = None
         self.account = Account()
+        self.history = QueryHistory()
         self.database = self.schema = ""
         self.tables: Path | None = None
         self.fs = FakeSnow()
@@ -227,6 +242,7 @@ class Engine:
             paramstyle="qmark",
         )
         conn.engine = self
+        conn.history, conn.session_id = self.history, self.history.new_session()
         install_session(conn._duck_conn)
         return conn
 
@@ -264,6 +280,7 @@ class Engine:
             log.debug("cortex-tune: engine not reused: %s", exc)
             return
         self.fs.results_cache.clear()
+        self.history = QueryHistory()
         with _POOL_LOCK:
             _IDLE.append(self)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -12,11 +11,15 @@ from typing import Any
 from cortex_tune._backends.base import Result
 from cortex_tune._constants import MARKER_PREFIX
 from cortex_tune._emulator import Emulator, EngineError, Responder
+from cortex_tune._emulator.history import QueryHistory, QueryRecord, like
 from cortex_tune._errors import ConfigurationError
 from cortex_tune._literals import unquote_literal
 from cortex_tune.sql import Statement
 
 _MARKER_RE = re.compile(r"^/\* " + re.escape(MARKER_PREFIX) + r"[0-9a-f]+ \*/ ")
+_RESULT_SCAN = re.compile(r"RESULT_SCAN\('([^']*)'\)")
+#: The one session of a FakeBackend, as the query history knows it.
+_SESSION = 1
 
 
 class FakeClock:
@@ -58,6 +61,8 @@ class _Fault:
     op: str | None
     at: int | None
     times: int
+    running: float = 0.0
+    late: float = 0.0
 
     def matches(self, statement: Statement, index: int) -> bool:
         if self.times <= 0 or (self.op is not None and statement.op != self.op):
@@ -71,7 +76,9 @@ class FakeBackend:
     FakeBackend runs no SQL. It understands the statements cortex-tune builds (by their ``op``)
     and answers them through the same emulator core as ``Cortex.local()``: jobs move PENDING ->
     IN_PROGRESS -> SUCCESS as its clock advances, duplicate model names get a suffix, errors are
-    the connector's own exception classes with Cortex's texts.
+    the connector's own exception classes with Cortex's texts. Every statement is recorded in a
+    query history (``fake.history``), from which cortex-tune recovers a statement whose answer
+    was lost, as it does from Snowflake's.
 
     Training queries are looked up in the rows given with :meth:`add_query`; any other query
     trains on ``default_rows`` synthetic pairs.
@@ -112,10 +119,13 @@ class FakeBackend:
         )
         self.emulator.accepts_bound_finetune = finetune_binds
         self.statements: list[Statement] = []
+        self.history = QueryHistory(self.clock.time)
+        """Every statement answered, as QUERY_HISTORY_BY_SESSION would show it."""
+        self._pending: list[tuple[float, QueryRecord, Result]] = []
+        self._hidden: dict[str, float] = {}
         self.default_rows = default_rows
         self._queries: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
         self._faults: list[_Fault] = []
-        self._ids = itertools.count(1)
         self.closed = False
 
     def __repr__(self) -> str:
@@ -158,9 +168,21 @@ class FakeBackend:
         """Fail the ``n``-th statement (1-based, counting every statement) before it runs."""
         self._faults.append(_Fault(_maker(error, _unavailable), False, None, n, 1))
 
-    def lose_response(self, *, op: str = "finetune.create", times: int = 1) -> None:
-        """Run the next ``times`` statements of ``op``, then fail as if the answer was lost."""
-        self._faults.append(_Fault(_lost, True, op, None, times))
+    def lose_response(
+        self,
+        *,
+        op: str = "finetune.create",
+        times: int = 1,
+        running: float = 0.0,
+        late: float = 0.0,
+    ) -> None:
+        """Run the next ``times`` statements of ``op``, then fail as if the answer was lost.
+
+        With ``running``, the query history shows each of them RUNNING for that many seconds of
+        the clock before it shows it succeeded; with ``late``, it shows them only after that
+        many seconds.
+        """
+        self._faults.append(_Fault(_lost, True, op, None, times, running, late))
 
     def throttle(
         self, *, op: str | None = None, times: int = 1, text: str = "too many requests"
@@ -179,24 +201,104 @@ class FakeBackend:
         self.statements.append(statement)
         index = len(self.statements)
         self._raise_faults(statement, index, after=False)
-        query_id = f"01fake00-0000-0000-0000-{next(self._ids):012d}"
+        record = self.history.start(_SESSION, statement.sql)
         try:
             self.emulator.check_binds(statement.sql, statement.params)
-            value = self._dispatch(statement)
+            result = self._answer(statement, record.query_id)
         except EngineError as exc:
-            raise exc.to_connector_error(query_id) from None
-        self._raise_faults(statement, index, after=True)
-        return Result(rows=[(value,)], query_id=query_id, columns=["RESULT"])
+            self.history.fail(record, code=exc.errno, message=exc.msg)
+            raise exc.to_connector_error(record.query_id) from None
+        except Exception as exc:
+            self.history.fail(record, code=getattr(exc, "errno", None), message=str(exc))
+            raise
+        fault = self._fault(statement, index, after=True)
+        if fault is not None and fault.late > 0:
+            self._hidden[record.query_id] = self.clock.time() + fault.late
+        if fault is not None and fault.running > 0:
+            self._pending.append((self.clock.time() + fault.running, record, result))
+        else:
+            self.history.succeed(record, rows=len(result.rows), result=result, size=_size(result))
+        if fault is not None:
+            raise fault.make(statement)
+        return result
 
     def close(self) -> None:
         """Nothing to release; recorded for tests."""
         self.closed = True
 
     def _raise_faults(self, statement: Statement, index: int, *, after: bool) -> None:
+        fault = self._fault(statement, index, after=after)
+        if fault is not None:
+            raise fault.make(statement)
+
+    def _fault(self, statement: Statement, index: int, *, after: bool) -> _Fault | None:
         for fault in self._faults:
             if fault.after == after and fault.matches(statement, index):
                 fault.times -= 1
-                raise fault.make(statement)
+                return fault
+        return None
+
+    def _answer(self, statement: Statement, query_id: str) -> Result:
+        if statement.op == "history.lookup":
+            return self._lookup(statement, query_id)
+        if statement.op == "history.result":
+            return self._result_scan(statement, query_id)
+        if statement.op == "complete_many":
+            return Result(rows=self._batch(statement), query_id=query_id, columns=["I", "R"])
+        return Result(rows=[(self._dispatch(statement),)], query_id=query_id, columns=["RESULT"])
+
+    def _lookup(self, statement: Statement, query_id: str) -> Result:
+        """The marked statements (QUERY_ID, EXECUTION_STATUS, ERROR_CODE, ERROR_MESSAGE)."""
+        for due, record, result in list(self._pending):
+            if due <= self.clock.time():
+                self._pending.remove((due, record, result))
+                self.history.succeed(
+                    record, rows=len(result.rows), result=result, size=_size(result)
+                )
+        pattern = str(statement.params[0])
+        records = sorted(self.history.session(_SESSION), key=lambda r: r.start_time)
+        rows = [
+            (r.query_id, r.execution_status, r.error_code, r.error_message)
+            for r in records
+            if r.query_id != query_id
+            and self._hidden.get(r.query_id, 0.0) <= self.clock.time()
+            and like(pattern, r.query_text)
+        ]
+        columns = ["QUERY_ID", "EXECUTION_STATUS", "ERROR_CODE", "ERROR_MESSAGE"]
+        return Result(rows=rows, query_id=query_id, columns=columns)
+
+    def _result_scan(self, statement: Statement, query_id: str) -> Result:
+        match = _RESULT_SCAN.search(statement.sql)
+        kept = self.history.result(match.group(1)) if match else None
+        if not isinstance(kept, Result):
+            from snowflake.connector.errors import ProgrammingError
+
+            raise ProgrammingError(
+                msg=f"Statement {match.group(1) if match else '?'} not found",
+                errno=709,
+                sqlstate="02000",
+                send_telemetry=False,
+            )
+        return Result(rows=list(kept.rows), query_id=query_id, columns=list(kept.columns))
+
+    def _batch(self, statement: Statement) -> list[tuple[Any, ...]]:
+        """complete_many: one row ``(index, answer)`` per prompt of the bound JSON array."""
+        sql, params = statement.sql, list(statement.params)
+        emu, model, items = self.emulator, params[0], json.loads(str(params[-1]))
+        if "AI_COMPLETE(" in sql:
+            base = _ai_args(Statement(sql, (model, None, *params[1:-1]), "ai_complete"))
+            return [
+                (item["i"], _json_or_text(emu.ai_complete(base[0], item["p"], *base[2:])))
+                for item in items
+            ]
+        if len(params) == 2:
+            return [(item["i"], emu.try_complete(model, item["p"])) for item in items]
+        rows = []
+        for item in items:
+            messages = item.get("m") or [{"role": "user", "content": item["p"]}]
+            answer = emu.try_complete(model, json.dumps(messages), params[1], three_args=True)
+            rows.append((item["i"], answer))
+        return rows
 
     def _dispatch(self, statement: Statement) -> Any:
         op, params = statement.op, list(statement.params)
@@ -246,6 +348,11 @@ def _literal_args(sql: str) -> list[Any]:
         args.append(None if token == "NULL" else unquote_literal(token))
         pos = match.end()
     return args
+
+
+def _size(result: Result) -> int:
+    """Roughly the bytes a kept result holds (for the history's memory budget)."""
+    return 64 + sum(len(str(value)) for row in result.rows for value in row)
 
 
 def _ai_args(statement: Statement) -> tuple[Any, ...]:

@@ -41,9 +41,17 @@ BOUNDED = frozenset(
         "count_tokens",
         "ai_count_tokens",
         "doctor",
+        "history.lookup",
+        "history.result",
     }
 )
-#: Statements the connector must not re-send on its own (they are not idempotent).
+#: Statements the connector must not re-send on its own. Other writes may be resubmitted by
+#: the connector under their own request id: Snowflake answers such a resubmit from the first
+#: run instead of running it again ("Snowflake does not execute the statement again if the
+#: statement has already been executed successfully", SQL API: Resubmitting a request), and
+#: when the connector gives up, cortex-tune recovers them by their marker in the query history.
+#: CREATE keeps its own recovery (its marker inside the training query, through SHOW and
+#: DESCRIBE), written before that guarantee was relied on.
 NOT_RESENT = frozenset({"finetune.create"})
 
 
