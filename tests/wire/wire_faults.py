@@ -295,10 +295,11 @@ class FaultInjector:
             raise AssertionError(f"unknown fault kind {fault.kind!r}")
 
     def _fix_login(self, body: bytes) -> bytes:
-        """Note the session token, and add the master token fakesnow leaves out.
+        """Note the session token, and add the login fields fakesnow leaves out.
 
         Without a master token connector 4.8 cannot log out: ``close()`` fails quietly and
-        the connection stays usable, so a closed client could not be tested.
+        the connection stays usable, so a closed client could not be tested. Connector 5.x
+        refuses a login answer without the master token, both validities and a session id.
         """
         try:
             payload = json.loads(body)
@@ -307,6 +308,9 @@ class FaultInjector:
         except (ValueError, KeyError, TypeError):
             return body
         data.setdefault("masterToken", "master-" + uuid.uuid4().hex)
+        data.setdefault("validityInSeconds", 3600)
+        data.setdefault("masterValidityInSeconds", 14400)
+        data.setdefault("sessionId", uuid.uuid4().int >> 65)
         with self._lock:
             self.session_tokens.extend([str(token), data["masterToken"]])
         return json.dumps(payload).encode()
