@@ -18,6 +18,7 @@ Control API (JSON in, JSON out):
 - ``POST /clock`` ``{"advance": 120}``: move the emulator's clock.
 - ``POST /dedupe`` ``{"on": false}``: switch the server's deduplication of resubmitted
   request ids, where the fault injector has it (``"supported"`` in the answer says so).
+- ``POST /renewal`` ``{"accept": true}``: grant session-token renewals (refused by default).
 - ``GET /state``: jobs (id, name, status, training data), tables, unused faults, proxy counts.
 - ``GET /requests?path=...&sql=...``: the requests the server saw (no login bodies).
 - ``GET /config``: what a client needs to log in (the tier's made-up credentials).
@@ -92,6 +93,18 @@ def seen_json(seen: Seen) -> dict[str, Any]:
     }
 
 
+def _renew(body: dict[str, Any]) -> dict[str, Any]:
+    """A session-token renewal the server grants (fakesnow keeps the session as it was)."""
+    data = {
+        "sessionToken": body["oldSessionToken"],
+        "masterToken": "renewed-master",
+        "validityInSecondsST": 3600,
+        "validityInSecondsMT": 14400,
+        "sessionId": 1,
+    }
+    return {"success": True, "data": data}
+
+
 class Control:
     """What the control API does, on one :class:`WireServer`."""
 
@@ -114,6 +127,9 @@ class Control:
             return {"ok": True}
         if path == "/dedupe":
             return self._dedupe(body)
+        if path == "/renewal":
+            wire.injector.renew_token = _renew if body.get("accept") else None
+            return {"ok": True}
         if path == "/shutdown":
             self.stopped.set()
             return {"ok": True}

@@ -97,6 +97,23 @@ def test_create_refused_before_it_ran_is_sent_again_and_yields_one_job(
     assert [j["id"] for j in wire.jobs()] == [job.id]
 
 
+def test_create_the_connector_gave_up_on_before_it_ran_is_sent_again(
+    wire: Wire, cx: Cortex
+) -> None:
+    # 503 to every attempt 5.x makes (six by default): it gives up (errno 4). No job carries
+    # the marker, so cortex-tune sends CREATE again, under a new request id.
+    training_table(cx)
+    wire.arm(http_error(503, times=6, sql=CREATE))
+
+    job = create_job(cx)
+
+    creates = wire.requests(sql=CREATE)
+    assert [c["status"] for c in creates] == [503] * 6 + [200]
+    assert len({c["request_id"] for c in creates}) == 2
+    assert wire.requests(sql=SHOW), "looked for a job with the marker before sending again"
+    assert [j["id"] for j in wire.jobs()] == [job.id]
+
+
 @pytest.mark.parametrize("fault", list(RESENT))
 def test_safety_net_cancels_the_second_job_of_a_server_that_runs_a_resubmit_again(
     wire: Wire, cx: Cortex, caplog: pytest.LogCaptureFixture, fault: str

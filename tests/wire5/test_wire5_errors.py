@@ -13,25 +13,31 @@ from wire5_client import (
     LOGIN,
     QUERY_TIMEOUT,
     RETRY,
+    RETRY_TIMEOUT,
     SHOW,
     Wire,
     drop_body,
     http_error,
+    slow,
     snowflake_error,
 )
 
 from cortex_tune import (
     AuthenticationError,
+    ConnectionFailedError,
     Cortex,
     CortexError,
     NetworkError,
     ObjectNotFoundError,
+    SessionExpiredError,
     ThrottledError,
     TransientError,
     UnknownModelError,
 )
 
 TOKEN = "/session/token-request"
+EXPIRED = "Authentication token has expired.  The user must authenticate again."
+GONE = "Session no longer exists.  New login required to access the service."
 THROTTLED = (
     "Request failed for external function COMPLETE$V2 with remote service error: "
     "429 'too many requests'"
@@ -62,6 +68,8 @@ def test_401_is_an_authentication_error_never_retried(wire: Wire, cx: Cortex) ->
 
     assert not isinstance(info.value, TransientError)
     assert info.value.op == "finetune.show"
+    assert (info.value.errno, info.value.sqlstate) == (250001, "08001")
+    assert info.value.hint and "password, key or token" in info.value.hint
     # 5.x asks to renew the session token once (the server refuses), then gives up.
     assert len(wire.requests(sql=SHOW)) == 1
     assert len(wire.requests(path=TOKEN)) == 1
@@ -76,6 +84,62 @@ def test_503_is_retried_by_the_connector_under_one_request_id(wire: Wire, cx: Co
     assert [s["status"] for s in seen] == [503, 503, 200]
     assert len({s["request_id"] for s in seen}) == 1
     assert [s["retry_count"] for s in seen] == [0, 1, 2]
+
+
+def test_connector_timeout_is_retried_under_a_new_request_id(wire: Wire, cx: Cortex) -> None:
+    # Two answers later than retry_timeout: 5.x re-sends once, then its query_timeout ends
+    # the statement (errno 14); cortex-tune retries the read under a new request id.
+    wire.arm(slow(RETRY_TIMEOUT + 0.5, times=2, sql=SHOW))
+
+    assert cx.finetune.list() == []
+
+    seen = wire.requests(sql=SHOW)
+    assert [s["retry_count"] for s in seen] == [0, 1, 0]
+    assert seen[0]["request_id"] == seen[1]["request_id"] != seen[2]["request_id"]
+
+
+def test_expired_token_is_a_session_error_never_retried(wire: Wire, cx: Cortex) -> None:
+    wire.arm(snowflake_error("390114", EXPIRED, sqlstate="08001", sql=SHOW))
+
+    with pytest.raises(SessionExpiredError) as info:
+        cx.finetune.list()
+
+    assert (info.value.errno, info.value.sqlstate) == (390114, "08001")
+    assert info.value.hint and "Cortex.connect" in info.value.hint
+    assert len(wire.requests(sql=SHOW)) == 1
+    assert wire.requests(path=TOKEN) == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        snowflake_error("390112", GONE, sqlstate="08001", sql=SHOW),
+        http_error(401, sql=SHOW),
+    ],
+    ids=["session-gone-390112", "http-401"],
+)
+def test_session_that_renews_is_transparent(wire: Wire, cx: Cortex, fault: dict[str, Any]) -> None:
+    wire.renewals(accept=True)
+    wire.arm(fault)
+
+    assert cx.finetune.list() == []
+
+    seen = wire.requests(sql=SHOW)
+    assert len(seen) == 2 and len({s["request_id"] for s in seen}) == 1
+    assert len(wire.requests(path=TOKEN)) == 1
+
+
+def test_closed_client_says_to_reconnect(wire: Wire) -> None:
+    cx = wire.connect()
+    cx.close()
+
+    with pytest.raises(ConnectionFailedError) as info:
+        cx.finetune.list()
+
+    assert not isinstance(info.value, TransientError)
+    assert (info.value.errno, info.value.sqlstate) == (250002, "08003")
+    assert info.value.hint and "Cortex.connect" in info.value.hint
+    assert wire.requests() == []
 
 
 def test_truncated_answer_to_a_read_is_retried(wire: Wire, cx: Cortex) -> None:

@@ -65,8 +65,8 @@ def snowflake_error(
     }
 
 
-def slow(seconds: float, *, sql: str | None = None) -> dict[str, Any]:
-    return {"fault": "slow", "seconds": seconds, "sql": sql}
+def slow(seconds: float, *, times: float | str = 1, sql: str | None = None) -> dict[str, Any]:
+    return {"fault": "slow", "seconds": seconds, "times": times, "sql": sql}
 
 
 def drop_body(*, sql: str | None = None) -> dict[str, Any]:
@@ -109,6 +109,10 @@ class Wire:
 
     def advance(self, seconds: float) -> None:
         self._call("POST", "/clock", {"advance": seconds})
+
+    def renewals(self, *, accept: bool) -> None:
+        """Grant (or refuse, the default) session-token renewals."""
+        self._call("POST", "/renewal", {"accept": accept})
 
     def dedupe(self, on: bool | None = None) -> dict[str, Any]:
         """Switch the server's deduplication of resubmits (``{"supported", "on"}``)."""
