@@ -148,3 +148,34 @@ def test_safety_net_costs_one_show_after_a_clean_create(wire: Wire, cx: Cortex) 
         SHOW,
     ]
     assert [j["id"] for j in wire.jobs()] == [job.id]
+
+
+def test_two_jobs_found_after_a_lost_answer_keep_the_first(
+    wire: Wire, cx: Cortex, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The connection drops after CREATE ran, 5.x sends it again, the server runs it again
+    # and that answer is cut short: 5.x raises, and two jobs carry the marker.
+    _ready(wire, cx, dedupe=False)
+    wire.arm(reset_after(sql=CREATE), drop_body(sql=CREATE))
+
+    job = create_job(cx)
+
+    _resent_under_one_request_id(wire)
+    jobs = wire.jobs()
+    assert [j["id"] for j in jobs if j["status"] != "CANCELLED"] == [job.id] == [jobs[0]["id"]]
+    assert jobs[1]["status"] == "CANCELLED"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(jobs[1]["id"] in w for w in warned)
+
+
+def test_create_whose_duplicate_check_fails_returns_its_job_and_says_so(
+    wire: Wire, cx: Cortex, caplog: pytest.LogCaptureFixture
+) -> None:
+    training_table(cx)
+    wire.arm(http_error(503, times="inf", sql=SHOW))
+
+    job = create_job(cx)
+
+    assert [j["id"] for j in wire.jobs()] == [job.id]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(job.id in w and "find_by_marker" in w for w in warned)
