@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "tasks.py"
 sys.path.insert(0, str(ROOT))
-import tasks  # noqa: E402
+from tooling import envs as tasks  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ QUERY_TAG: Final = f"cortex-tune/{__version__}"
 
 #: Seconds one request to Snowflake may take before the connector abandons that attempt.
 ATTEMPT_TIMEOUT: Final = 60.0
-#: Seconds the connector may spend retrying one request, all attempts included.
-CONNECTOR_BUDGET: Final = 120.0
 #: Seconds the connector may spend logging in.
 LOGIN_TIMEOUT: Final = 60.0
 

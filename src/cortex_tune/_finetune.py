@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from cortex_tune import _rules
+from cortex_tune._duplicates import cancel_duplicate, cancel_duplicates
 from cortex_tune._errors import (
     AmbiguousCreateError,
     ConfigurationError,
@@ -87,7 +88,9 @@ class FineTune:
         Then runs ``FINETUNE('CREATE', name, base_model, training [, validation [, options]])``.
         The training query carries a request marker comment; if the answer is lost after the
         statement may have run, cortex-tune looks for a job carrying the marker (SHOW +
-        DESCRIBE) and returns it instead of creating a second, billed job.
+        DESCRIBE) and returns it instead of creating a second, billed job. On a connector
+        that may re-send CREATE by itself (5.x), a SHOW after success finds any second job
+        carrying the marker, cancels it and logs a warning.
 
         Args:
             name: The fine-tuned model's name (``MY_MODEL`` or ``DB.SCHEMA.MY_MODEL``).
@@ -164,7 +167,10 @@ class FineTune:
                     query_id=result.query_id,
                 ) from exc
             log.info("created fine-tuning job %s", job_id)
-            return self.describe(job_id)
+            job = self.describe(job_id)
+            if self._may_resend():
+                cancel_duplicates(self, marker, job, within=client._now() - started)
+            return job
 
     def check(
         self,
@@ -268,6 +274,11 @@ class FineTune:
                 self._literals = True
         return self._client._execute(build(True), retry=retry)
 
+    def _may_resend(self) -> bool:
+        """Whether the connection may have sent CREATE more than once by itself."""
+        may_resend = getattr(self._client.backend, "may_resend", None)
+        return bool(may_resend("finetune.create")) if callable(may_resend) else False
+
     def _adopt(self, marker: str, started: float, cause: CortexError) -> FineTuneJob | None:
         """After an ambiguous CREATE failure: the job carrying ``marker``, or None if none does."""
         try:
@@ -281,6 +292,8 @@ class FineTune:
             ) from exc
         if found:
             log.info("CREATE answer was lost; adopted job %s by its request marker", found[0].id)
+            for job in found[1:]:
+                cancel_duplicate(self, job, found[0], marker)
             return found[0]
         return None
 
@@ -298,7 +311,13 @@ class FineTune:
         if since is not None:
             cutoff = dt.datetime.fromtimestamp(since, tz=dt.timezone.utc) - _RECONCILE_WINDOW
             jobs = [j for j in jobs if j.created_on is None or j.created_on >= cutoff]
-        jobs.sort(
+        return self._carrying(marker, jobs)
+
+    def _carrying(self, marker: str, jobs: list[JobSummary]) -> list[FineTuneJob]:
+        """Those of ``jobs`` (the newest 50) whose training query carries ``marker``, oldest
+        first: one DESCRIBE each."""
+        jobs = sorted(
+            jobs,
             key=lambda j: j.created_on or dt.datetime.max.replace(tzinfo=dt.timezone.utc),
             reverse=True,
         )

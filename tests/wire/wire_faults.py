@@ -233,6 +233,9 @@ class FaultInjector:
         #: First runs by (session, request id): their answer once they ran successfully, None
         #: while they run (accessed on the server's event loop only).
         self._runs: dict[tuple[str, str], asyncio.Future[tuple[int, list[Any], bytes] | None]] = {}
+        #: Answer resubmits from the first run, as Snowflake does; False makes a server that
+        #: runs every resubmit again (to test cortex-tune's own safety nets).
+        self.dedupe = True
         self._lock = threading.Lock()
 
     # -- the test-facing side --
@@ -249,6 +252,7 @@ class FaultInjector:
             self.seen.clear()
         self._runs.clear()
         self.renew_token = None
+        self.dedupe = True
 
     def requests(self, path: str = QUERY, sql: str | None = None) -> list[Seen]:
         with self._lock:
@@ -339,10 +343,11 @@ class FaultInjector:
             raise AssertionError(f"unknown fault kind {fault.kind!r}")
 
     def _fix_login(self, body: bytes) -> bytes:
-        """Note the session token, and add the master token fakesnow leaves out.
+        """Note the session token, and add the login fields fakesnow leaves out.
 
         Without a master token connector 4.8 cannot log out: ``close()`` fails quietly and
-        the connection stays usable, so a closed client could not be tested.
+        the connection stays usable, so a closed client could not be tested. Connector 5.x
+        refuses a login answer without the master token, both validities and a session id.
         """
         try:
             payload = json.loads(body)
@@ -351,6 +356,9 @@ class FaultInjector:
         except (ValueError, KeyError, TypeError):
             return body
         data.setdefault("masterToken", "master-" + uuid.uuid4().hex)
+        data.setdefault("validityInSeconds", 3600)
+        data.setdefault("masterValidityInSeconds", 14400)
+        data.setdefault("sessionId", uuid.uuid4().int >> 65)
         with self._lock:
             self.session_tokens.extend([str(token), data["masterToken"]])
         return json.dumps(payload).encode()
@@ -361,7 +369,7 @@ class FaultInjector:
         """Run the request, unless its request id already ran successfully in this session:
         then answer from that first run (waiting for it while it runs)."""
         request_id = seen.request_id
-        if seen.path != QUERY or request_id is None:
+        if seen.path != QUERY or request_id is None or not self.dedupe:
             return await self._run_app(scope, raw, receive)
         key = (headers.get("authorization", ""), request_id)
         while (first := self._runs.get(key)) is not None:

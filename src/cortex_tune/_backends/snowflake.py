@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cortex_tune._backends.base import Result
-from cortex_tune._constants import ATTEMPT_TIMEOUT, CONNECTOR_BUDGET, LOGIN_TIMEOUT, QUERY_TAG
+from cortex_tune._constants import ATTEMPT_TIMEOUT, LOGIN_TIMEOUT, QUERY_TAG
 from cortex_tune._errors import NO_CONNECTION_HINT, ConnectionFailedError, NetworkError
 from cortex_tune._retry import remaining_budget
 from cortex_tune.sql import Statement
@@ -22,6 +22,8 @@ SECRET_KEYS = frozenset(
         "private_key",
         "private_key_file_pwd",
         "private_key_pwd",
+        "private_key_password",
+        "proxy_password",
         "oauth_client_secret",
         "oauth_refresh_token",
         "session_token",
@@ -93,7 +95,11 @@ def connect_params(connection_name: str | None, kwargs: Mapping[str, Any]) -> di
     params.setdefault("login_timeout", int(LOGIN_TIMEOUT))
     major = int(str(snowflake.connector.__version__).split(".")[0])
     if major >= 5:
-        params.setdefault("retry_timeout", int(CONNECTOR_BUDGET))
+        # 5.x: retry_timeout bounds one HTTP attempt. Its total, query_timeout, stays unset:
+        # it counts a statement's whole run, so it would end warehouse-sized work.
+        params.setdefault("retry_timeout", int(ATTEMPT_TIMEOUT))
+        # Left unset, 5.x warns on every connect; True is what it does by default.
+        params.setdefault("enable_server_session_keep_alive_auto_detection", True)
     else:
         # No network_timeout: in 4.x it also cancels any statement running longer, which
         # would kill warehouse-sized work (complete_table, evaluate). Short requests are
@@ -174,7 +180,9 @@ class SnowflakeBackend:
     def __init__(self, connection: Any, *, owned: bool = False) -> None:
         self.connection = connection
         self.owned = owned
-        self._style = getattr(connection, "_paramstyle", None) or "qmark"
+        # 5.x names it paramstyle (its _paramstyle is deprecated); 4.x has _paramstyle only.
+        style = getattr(connection, "paramstyle", None) or getattr(connection, "_paramstyle", None)
+        self._style = str(style or "qmark")
         self._execute_params: frozenset[str] | None = None
 
     def __repr__(self) -> str:
@@ -216,6 +224,17 @@ class SnowflakeBackend:
             columns = [d[0] for d in (cursor.description or [])]
             while rows := cursor.fetchmany(batch_size):
                 yield columns, [tuple(r) for r in rows]
+        finally:
+            cursor.close()
+
+    def may_resend(self, op: str) -> bool:
+        """Whether the connector may send statements of ``op`` again by itself, under the
+        same request id, after losing an answer (5.x always may: it has no ``_no_retry``)."""
+        if op not in NOT_RESENT:
+            return True
+        cursor = self.connection.cursor()
+        try:
+            return not self._accepts(cursor, "_no_retry")
         finally:
             cursor.close()
 
