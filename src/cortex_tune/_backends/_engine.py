@@ -107,6 +107,10 @@ class CortexCursor(FakeSnowflakeCursor):
 
     def _transform(self, expression: Any, params: Any) -> Any:
         expression = _history_sql.transform(expression, self._conn)
+        # Grants on tables are not emulated: COPY GRANTS (documented for CREATE OR REPLACE
+        # TABLE ... AS SELECT) has nothing to copy here, and fakesnow would log it as unknown.
+        for copy_grants in list(expression.find_all(exp.CopyGrantsProperty)):
+            copy_grants.pop()
         # Snowflake keeps the keys of object literals ({'max_epochs': 2}) as written; fakesnow
         # upper-cases them like identifiers, which would change option names and the
         # property names of a response_format schema. Quoted, they keep their case.
@@ -476,6 +480,13 @@ _SESSION_SQL = [
     "CAST(n AS VARCHAR), CAST(f AS VARCHAR), CAST(a AS VARCHAR), current_database())",
     "CREATE OR REPLACE TEMP MACRO IS_DATABASE_ROLE_IN_SESSION(r) AS CAST(_cortex_account("
     "'IS_DATABASE_ROLE_IN_SESSION', CAST(r AS VARCHAR), NULL, NULL, current_database()) AS BOOLEAN)",
+    # AS_CHAR / AS_VARCHAR: "If the type of the value in the variant_expr argument doesn't match
+    # the type of the output value, the function returns NULL." (fakesnow has neither.)
+    *(
+        f"CREATE OR REPLACE TEMP MACRO {name}(v) AS CASE WHEN json_type(CAST(v AS JSON)) = "
+        "'VARCHAR' THEN CAST(v AS JSON) ->> '$' ELSE NULL END"
+        for name in ("AS_CHAR", "AS_VARCHAR")
+    ),
 ]
 
 
