@@ -198,3 +198,30 @@ def test_a_copy_that_loads_no_file_never_replaces_the_target(tmp_path: Path) -> 
         with pytest.raises(CortexError, match="loaded 0 of 5 rows"):
             cx.datasets.load(str(data), table="TARGET", mode="replace")
         assert cx.sql("SELECT PROMPT FROM TARGET") == [("kept",)]
+
+
+# -- C-FT-18: CANCEL of a job that already ended -------------------------------------------------
+
+
+class _CancelIgnoresEndedJobs(LocalBackend):
+    """Answer A: CANCEL of an ended job answers the documented text and changes nothing."""
+
+    def execute(self, statement: Statement) -> Result:
+        if "FINETUNE('CANCEL'" in statement.sql:
+            text = f"Canceled Cortex Fine-tuning job: {statement.params[0]}"
+            return Result(rows=[(text,)], query_id=None, columns=["CANCEL"])
+        return super().execute(statement)
+
+
+@pytest.mark.parametrize("answer", ["refused", "ignored"])
+def test_cancelling_a_job_that_already_succeeded_returns_it_as_it_ended(
+    clock: FakeClock, answer: str
+) -> None:
+    # The emulator refuses (answer B); a backend that answers the "Canceled ..." text and
+    # leaves the job alone is answer A. Either way the job keeps its final state.
+    backend = _local(clock) if answer == "refused" else _CancelIgnoresEndedJobs(clock=clock.time)
+    with Cortex(backend=backend, clock=clock.time, sleep=clock.sleep) as cx:
+        job = cx.finetune.create("DONE", base_model="llama3.1-8b", training=_training(cx))
+        assert cx.finetune.wait(job.id, progress=False).succeeded
+        cancelled = cx.finetune.cancel(job.id)
+    assert cancelled.status.value == "SUCCESS"

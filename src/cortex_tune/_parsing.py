@@ -138,7 +138,12 @@ def parse_completion(
         raise ResponseParseError("COMPLETE: expected a JSON object", raw=value)
     lowered = {str(k).lower(): v for k, v in data.items()}
     structured: Any = None
-    if "structured_output" in lowered:
+    if isinstance(lowered.get("structured_output"), dict):
+        # "structured_output: A json object following the specified response format" (the
+        # Returns text), where every example shows [{"raw_message": ...}].
+        structured = lowered["structured_output"]
+        text = json.dumps(structured, ensure_ascii=False)
+    elif "structured_output" in lowered:
         structured = _first(lowered["structured_output"], "raw_message", value)
         text = json.dumps(structured, ensure_ascii=False)
     elif "choices" in lowered:

@@ -171,7 +171,11 @@ def read_answers(
     text = "CT_V:choices[0]:messages"
     response = f"{text}::STRING"
     if structured:
-        wrapped = "CT_V:structured_output[0]:raw_message"
+        # [{"raw_message": ...}] as every example shows, or "A json object" as the text says.
+        wrapped = (
+            "COALESCE(CT_V:structured_output[0]:raw_message, "
+            "IFF(CT_V:structured_output[0] IS NULL, CT_V:structured_output, NULL))"
+        )
         response = (
             f"IFF({wrapped} IS NOT NULL, TO_JSON({wrapped}), "
             f"IFF({text} IS NOT NULL, {text}::STRING, NULLIF(TO_JSON(CT_V), 'null')))"
