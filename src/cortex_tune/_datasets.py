@@ -192,13 +192,9 @@ def _fill_target(
 
 
 def _check_copied(cx: Cortex, result: Result, raw: str, expected: int) -> None:
-    """Every record is in ``raw``, or raise before the target is touched.
-
-    COPY answers one row per file with ``rows_loaded`` (the COPY INTO reference). When it
-    loads no file (its load metadata says a retried COPY loaded them already, or nothing was
-    staged) it answers a single ``status`` column, which the reference does not show: the raw
-    table is then counted instead, so an empty load never replaces the target.
-    """
+    """Every record is in ``raw``, or raise before the target is touched. COPY answers a row
+    per file with ``rows_loaded``, or, having loaded no file (a retry, or nothing staged), one
+    undocumented ``status`` column: then the raw table is counted."""
     names = [c.lower() for c in result.columns]
     if "rows_loaded" in names:
         loaded = sum(int(row[names.index("rows_loaded")] or 0) for row in result.rows)
