@@ -16,13 +16,14 @@ from cortex_tune import (
     InvalidOptionsError,
     JobStatus,
     Message,
+    QueryError,
     StructuredOutputError,
     TrainingData,
     TrainingDataError,
     UnknownFunctionError,
     UnknownModelError,
 )
-from cortex_tune.sql import Statement
+from cortex_tune.sql import Statement, complete_sql
 from cortex_tune.testing import FakeBackend, ModelRequest
 
 
@@ -150,25 +151,63 @@ def test_options_out_of_documented_range_are_one_class_before_any_io(
     assert fake.statements == []
 
 
-def test_options_cortex_refuses_are_the_same_class(fake: FakeBackend) -> None:
-    # Fine-tuned models have no documented output limit: Cortex decides, with the same error.
-    fake.respond("my_model", "x")
+def test_options_cortex_refuses_are_the_same_class(cx: Cortex, fake: FakeBackend) -> None:
+    # A fine-tuned model's output limit is not documented: the client lets Cortex decide, and
+    # the emulator applies its base model's (8,192 for llama3.1-8b), refusing with the class
+    # the client uses before any I/O.
+    fake.add_query(
+        "SELECT P AS prompt, C AS completion FROM T", [{"PROMPT": "a", "COMPLETION": "b"}]
+    )
+    job = cx.finetune.create(
+        "MINE", base_model="llama3.1-8b", training="SELECT P AS prompt, C AS completion FROM T"
+    )
+    model = cx.finetune.wait(job.id, progress=False).model
+    assert model is not None
     for functions in ("legacy", "ai"):
         with pytest.raises(InvalidOptionsError) as info:
-            Cortex(backend=fake, functions=functions).complete(  # type: ignore[arg-type]
-                "my_model", "hi", max_tokens=100_000
-            )
+            cx.with_options(functions=functions).complete(model, "hi", max_tokens=100_000)  # type: ignore[arg-type]
         assert isinstance(info.value, ConfigurationError)
-    assert len(fake.statements) == 2
+    assert [s.op for s in fake.statements[-2:]] == ["complete", "ai_complete"]
 
 
 def test_models_with_a_larger_documented_limit_are_not_capped(
     cx: Cortex, fake: FakeBackend
 ) -> None:
+    # "max_tokens: ... Maximum allowed value: 8192" on the function pages, while the model
+    # table gives claude-sonnet-4-5 "| 200,000 | 64,000 |": client and emulator both follow the
+    # table for the models it lists.
     fake.respond("claude-sonnet-4-5", "x")
-    with pytest.raises(InvalidOptionsError):  # the emulator follows the function reference
-        cx.complete("claude-sonnet-4-5", "hi", max_tokens=20_000)
-    assert len(fake.statements) == 1  # but the client let Cortex decide
+    assert cx.complete("claude-sonnet-4-5", "hi", max_tokens=20_000).text == "x"
+    with pytest.raises(InvalidOptionsError):
+        cx.complete("claude-sonnet-4-5", "hi", max_tokens=64_001)
+    fake.respond("mistral-7b", "x")
+    with pytest.raises(InvalidOptionsError):
+        cx.complete("mistral-7b", "hi", max_tokens=8_193)
+    assert len(fake.statements) == 1  # both refused before any I/O
+
+
+def test_the_emulator_follows_the_model_table_for_output_limits(fake: FakeBackend) -> None:
+    fake.respond("claude-sonnet-4-5", "x")
+    fake.respond("mistral-7b", "x")
+    for functions in ("legacy", "ai"):
+        backend = Cortex(backend=fake, functions=functions).backend  # type: ignore[arg-type]
+        for model, max_tokens, ok in (
+            ("claude-sonnet-4-5", 64_000, True),
+            ("claude-sonnet-4-5", 64_001, False),
+            ("mistral-7b", 8_192, True),
+            ("mistral-7b", 8_193, False),
+        ):
+            statement = complete_sql(
+                model,
+                "hi",
+                options={"max_tokens": max_tokens},
+                functions=functions,  # type: ignore[arg-type]
+            )
+            try:  # the legacy function raises; AI_COMPLETE answers {value, error}
+                answer = str(backend.execute(statement).scalar())
+            except sf.ProgrammingError as exc:
+                answer = str(exc)
+            assert ("invalid options object" not in answer) is ok, (functions, model, max_tokens)
 
 
 @pytest.mark.parametrize(
@@ -231,11 +270,15 @@ def test_count_tokens_of_a_fine_tuned_model_counts_with_its_base_model(
 
 
 def test_count_tokens_of_an_unknown_model_is_still_an_error(cx: Cortex, fake: FakeBackend) -> None:
-    with pytest.raises(UnknownModelError):
+    # "By default, if AI_COUNT_TOKENS can't process the input, the function returns NULL":
+    # NULL is "could not count", never a count of zero.
+    with pytest.raises(QueryError, match="could not count"):
         cx.count_tokens("mistral-7c", "x")
     assert "finetune.show" not in fake.ops()  # not a fine-tuned model's name: no lookup
     with pytest.raises(CortexError):
         cx.count_tokens("NO_SUCH_MODEL", "x")
+    with pytest.raises(UnknownModelError):  # the legacy function raises, with the reason
+        cx.with_options(functions="legacy").count_tokens("mistral-7c", "x")
 
 
 def test_tracer_sees_every_statement_that_runs(fake: FakeBackend) -> None:

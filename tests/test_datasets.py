@@ -200,7 +200,7 @@ def test_list_load_statements(ds: Datasets, statements: list[str]) -> None:
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {raw} (I NUMBER(38,0), V VARIANT)",
         f"INSERT INTO {raw} (I, V) SELECT ? + f.index, f.value "
         "FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f",
-        'CREATE OR REPLACE TABLE TRAIN_SQL AS SELECT V:"id"::NUMBER(38,0) AS "ID", '
+        'CREATE OR REPLACE TABLE TRAIN_SQL COPY GRANTS AS SELECT V:"id"::NUMBER(38,0) AS "ID", '
         'V:"prompt"::VARCHAR AS "PROMPT", V:"completion"::VARCHAR AS "COMPLETION" '
         f"FROM {once}",
         f"DROP TABLE IF EXISTS {raw}",

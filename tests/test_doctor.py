@@ -119,6 +119,37 @@ def test_base_model_with_a_stand_in_answers() -> None:
         assert _check(cx.doctor(), "base model") == ("ok", "mistral-7b answers")
 
 
+@pytest.mark.parametrize(
+    ("unavailable", "state", "detail"),
+    [
+        ([], "ok", "llama3.1-8b answers"),
+        (["mistral-7b"], "ok", "llama3.1-8b answers"),
+        (["llama3.1-8b"], "ok", "mistral-7b answers (llama3.1-8b did not answer)"),
+        (["llama3.1-8b", "mistral-7b"], "fail", "llama3.1-8b and mistral-7b: not available"),
+    ],
+)
+def test_base_model_probes_a_current_model_first_and_says_which_answered(
+    unavailable: list[str], state: str, detail: str
+) -> None:
+    # C-LIMITS-06: "If your account had not used the model anywhere before the legacy date,
+    # the account can't start using it." An account without mistral-7b is not failed for it.
+    with Cortex.local(unavailable_models=unavailable) as cx:
+        for model in ("llama3.1-8b", "mistral-7b"):
+            cx.backend.register_model(model, lambda _request: "OK")  # type: ignore[attr-defined]
+        found, text = _check(cx.doctor(), "base model")
+    assert found == state
+    assert text.startswith(detail)
+
+
+def test_a_null_token_count_does_not_pass_the_functions_check() -> None:
+    # C-TOKENS-02: AI_COUNT_TOKENS "returns NULL" when it cannot count: the function ran, but
+    # that proves nothing about the model.
+    with Cortex.local(unavailable_models=["llama3.1-8b"]) as cx:
+        state, detail = _check(cx.doctor(), "functions")
+    assert state == "unknown"
+    assert "AI_COMPLETE answered NULL (could not count with llama3.1-8b)" in detail
+
+
 def test_missing_cortex_role_fails_the_role_check() -> None:
     report = _doctor(Account(role="ANALYST", database_roles=()))
     (check,) = [c for c in report.checks if c.name == "cortex role"]

@@ -524,11 +524,14 @@ def test_finetune_refuses_model_names_the_docs_refuse(cur: Any, name: str):
 
 
 def test_counting_functions_refuse_fine_tuned_models(backend: LocalBackend, clock: FakeClock):
+    # COUNT_TOKENS "does not support fine-tuned models" (and raises, as SNOWFLAKE.CORTEX
+    # functions do); AI_COUNT_TOKENS "does not work ... with fine-tuned models" and "By
+    # default, if AI_COUNT_TOKENS can't process the input, the function returns NULL."
     create(backend, "counted")
     clock.advance(60)
-    for functions in ("legacy", "ai"):
-        with pytest.raises(ProgrammingError, match="does not support fine-tuned models"):
-            backend.execute(sql.count_tokens_sql("counted", "x", functions=functions))  # type: ignore[arg-type]
+    with pytest.raises(ProgrammingError, match="does not support fine-tuned models"):
+        backend.execute(sql.count_tokens_sql("counted", "x"))
+    assert scalar(backend, sql.count_tokens_sql("counted", "x", functions="ai")) is None
 
 
 # -- COUNT_TOKENS ------------------------------------------------------------------------------
@@ -549,8 +552,16 @@ def test_count_tokens_both_generations(backend: LocalBackend, cur: Any):
 def test_count_tokens_errors(backend: LocalBackend, cur: Any):
     with pytest.raises(ProgrammingError, match="unknown model"):
         backend.execute(sql.count_tokens_sql("nope", "x"))
-    with pytest.raises(ProgrammingError, match="unsupported function"):
-        cur.execute("SELECT AI_COUNT_TOKENS('ai_sentiment', 'mistral-7b', 'x')")
+    # AI_COUNT_TOKENS returns NULL for what it cannot count: an unknown model, a function the
+    # emulator does not count for, a row of a table among others that it can count.
+    assert scalar(backend, sql.count_tokens_sql("nope", "x", functions="ai")) is None
+    cur.execute("SELECT AI_COUNT_TOKENS('ai_sentiment', 'mistral-7b', 'x')")
+    assert cur.fetchone() == (None,)
+    rows = cur.execute(
+        "SELECT AI_COUNT_TOKENS('ai_complete', m, 'four') FROM (SELECT 'nope' AS m UNION ALL "
+        "SELECT 'mistral-7b') ORDER BY m"
+    ).fetchall()
+    assert rows == [(1,), (None,)]
 
 
 # -- sessions, schemas, threads, lifetime ------------------------------------------------------

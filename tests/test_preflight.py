@@ -72,7 +72,9 @@ def test_a_clean_dataset_has_no_errors_or_warnings(cx: Cortex, traced: Traced) -
     training = generated(cx, "TRAIN", 300)
     validation = generated(cx, "VALID", 30, start=1000)
     traced.clear()
-    report = cx.finetune.check("mistral-7b", training=training, validation=validation, max_epochs=3)
+    report = cx.finetune.check(
+        "llama3.1-8b", training=training, validation=validation, max_epochs=3
+    )
     assert report.ok and report.errors == [] and report.warnings == []
     assert codes(report) == ["token-estimate", "no-credit-rate"]
     assert report.training is not None and report.training.stats is not None
@@ -201,7 +203,7 @@ def test_no_usable_rows_is_an_error(cx: Cortex) -> None:
 
 def test_an_empty_validation_query_is_a_warning(cx: Cortex) -> None:
     training = generated(cx, "T", 300)
-    report = cx.finetune.check("mistral-7b", training=training, validation=training + " WHERE 1=0")
+    report = cx.finetune.check("llama3.1-8b", training=training, validation=training + " WHERE 1=0")
     assert report.ok and codes(report, "warning") == ["no-validation-rows"]
 
 
@@ -281,8 +283,11 @@ def test_a_fine_tuned_model_cannot_be_the_base(cx: Cortex) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("mistral-7b", []),
-        ("  Mistral-7B ", []),
+        ("llama3.1-8b", []),
+        ("  Llama3.1-8B ", []),
+        ("mistral-7b", ["legacy-base-model"]),
+        ("  Mistral-7B ", ["legacy-base-model"]),
+        ("llama3-70b", ["legacy-base-model"]),
         ("mistral", ["unknown-base-model"]),
         ("claude-sonnet-4-5", ["unknown-base-model"]),
         ("my_tuned_model", ["fine-tuned-base"]),
@@ -293,6 +298,16 @@ def test_a_fine_tuned_model_cannot_be_the_base(cx: Cortex) -> None:
 )
 def test_which_base_models_are_refused(name: str, expected: list[str]) -> None:
     assert [f.code for f in _rules.base_model_findings(name)] == expected
+
+
+def test_a_legacy_base_model_is_a_warning_citing_both_copies_of_the_reference() -> None:
+    # Copy A of the FINETUNE reference lists six bases; the newest copy lists only
+    # 'llama3.1-8b' and marks mistral-7b legacy: a job Cortex may still accept is never blocked.
+    (found,) = _rules.base_model_findings("mistral-7b")
+    assert (found.severity, found.code) == ("warning", "legacy-base-model")
+    assert "llama3.1-8b" in found.message
+    assert "https://docs.snowflake.com/en/sql-reference/functions/finetune-create" in found.message
+    assert "aisql-regional-availability" in found.message
 
 
 def test_a_deprecated_base_model_is_a_warning_not_an_error() -> None:
@@ -625,6 +640,10 @@ def test_the_json_round_trips_with_stable_keys(report: PreflightReport) -> None:
 def test_ok_errors_warnings_and_notes(report: PreflightReport) -> None:
     assert not report.ok
     assert [f.code for f in report.errors] == ["missing-columns"]
-    assert {f.code for f in report.warnings} == {"null-prompt", "duplicate-pairs"}
+    assert {f.code for f in report.warnings} == {
+        "null-prompt",
+        "duplicate-pairs",
+        "legacy-base-model",
+    }
     assert all(f.severity == "info" for f in report.notes)
     assert len(report.findings) == len(report.errors + report.warnings + report.notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,22 +55,47 @@ class _Frame:
         return self.rows
 
 
+@dataclass
+class _Record:
+    query_id: str
+    sql_text: str
+
+
+@dataclass
+class _History:
+    queries: list[_Record] = field(default_factory=list)
+
+    def __enter__(self) -> _History:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
 class SessionLike:
     """The part of a Snowpark Session that cortex-tune uses, over a local engine connection.
 
     As Snowpark documents ``Session.sql(query, params)``: the query and its params go to the
     connector cursor of the session's connection (``Session.connection``) unchanged, so the
-    connection's paramstyle decides how placeholders are read.
+    connection's paramstyle decides how placeholders are read. ``query_history()`` records
+    each query's id (``QueryRecord.query_id``), as Snowpark documents it.
     """
 
     def __init__(self, conn: Any) -> None:
         self.connection = conn
         self.calls: list[tuple[str, list[Any] | None]] = []
+        self.history: _History | None = None
+
+    def query_history(self) -> _History:
+        self.history = _History()
+        return self.history
 
     def sql(self, query: str, params: list[Any] | None = None) -> _Frame:
         self.calls.append((query, params))
         cur = self.connection.cursor()
         cur.execute(query, params)
+        if self.history is not None:
+            self.history.queries.append(_Record(cur.sfqid, query))
         return _Frame(cur.fetchall())
 
 

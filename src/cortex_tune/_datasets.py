@@ -56,6 +56,7 @@ from cortex_tune._sql_datasets import (
     LoadColumn,
     append_rows_sql,
     copy_json_sql,
+    count_raw_sql,
     create_raw_table_sql,
     create_stage_sql,
     create_table_sql,
@@ -118,7 +119,7 @@ def _load_staged(
         cx._execute(create_stage_sql(stage))
         cx._execute(put_file_sql(path, stage))
         with _raw_table(cx, raw):
-            _check_copied(cx._execute(copy_json_sql(raw, stage)), collector.count)
+            _check_copied(cx, cx._execute(copy_json_sql(raw, stage)), raw, collector.count)
             _fill_target(cx, table, load_columns, raw, mode)
 
 
@@ -190,15 +191,20 @@ def _fill_target(
     cx._execute(append_rows_sql(table, columns, raw, indexed=indexed))
 
 
-def _check_copied(result: Result, expected: int) -> None:
+def _check_copied(cx: Cortex, result: Result, raw: str, expected: int) -> None:
+    """Every record is in ``raw``, or raise before the target is touched. COPY answers a row
+    per file with ``rows_loaded``, or, having loaded no file (a retry, or nothing staged), one
+    undocumented ``status`` column: then the raw table is counted."""
     names = [c.lower() for c in result.columns]
     if "rows_loaded" in names:
         loaded = sum(int(row[names.index("rows_loaded")] or 0) for row in result.rows)
-        if loaded != expected:
-            raise QueryError(
-                f"COPY INTO loaded {loaded} of {expected} rows; the target table was not changed",
-                op="datasets.copy",
-            )
+    else:
+        loaded = int(cx._execute(count_raw_sql(raw)).rows[0][0])
+    if loaded != expected:
+        raise QueryError(
+            f"COPY INTO loaded {loaded} of {expected} rows; the target table was not changed",
+            op="datasets.copy",
+        )
 
 
 # -- S3 --------------------------------------------------------------------------------------
@@ -300,7 +306,8 @@ class Datasets:
             prompt: The column holding prompts; it must be in the data.
             completion: The column holding completions; it must be in the data.
             mode: ``"replace"`` rebuilds the table in one statement (``CREATE OR REPLACE
-                TABLE ... AS SELECT``); ``"append"`` creates it if missing, then inserts by
+                TABLE ... COPY GRANTS AS SELECT``: the grants on it stay); ``"append"``
+                creates it if missing, then inserts by
                 column name (an existing table must have every loaded column).
             columns: The fields to load, in order (default: all, in first-seen order).
 

@@ -9,85 +9,32 @@ completion. Every Snowflake behaviour read here is documented; see docs/snowflak
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from cortex_tune._doctor_report import Check, DoctorReport, State
 from cortex_tune._errors import CortexError, UnknownModelError
 from cortex_tune.sql import Statement
 
 if TYPE_CHECKING:
     from cortex_tune._client import Cortex
 
-#: ok: ready; fail: not ready; unknown: could not tell (see the detail); skip: not applicable.
-State = Literal["ok", "fail", "unknown", "skip"]
+__all__ = ["BASE_MODELS", "CHECKS", "Check", "DoctorReport", "State", "doctor"]
 
-BASE_MODEL = "mistral-7b"
-_MARKS = {"ok": " ok ", "fail": "FAIL", "unknown": " ?? ", "skip": "skip"}
+
+#: Base models the checks probe, in order: llama3.1-8b, the one base the newest fine-tuning
+#: reference lists and not a legacy model; then mistral-7b, legacy ("If your account had not
+#: used the model anywhere before the legacy date, the account can't start using it."), which
+#: older accounts keep. One that answers is enough.
+BASE_MODELS = ("llama3.1-8b", "mistral-7b")
 _ACTIVATED = "SYS_CONTEXT('SNOWFLAKE$SESSION', 'IS_DATABASE_ROLE_ACTIVATED', '{}')"
 _ROLES = ("SNOWFLAKE.CORTEX_USER", "SNOWFLAKE.AI_FUNCTIONS_USER")
 _SESSION_SQL = (
     "SELECT CURRENT_ROLE(), CURRENT_SECONDARY_ROLES(), CURRENT_DATABASE(), CURRENT_SCHEMA()"
 )
 _EVERYONE = {"PUBLIC", "SNOWFLAKE.PUBLIC"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One doctor check: what it found, how it went, what it checked, what to do next."""
-
-    name: str
-    state: State
-    detail: str
-    remedy: str | None = None
-    checked: str = ""
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    """Every check, in order. ``ok`` is True when none failed."""
-
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no check failed (could-not-tell and skipped checks are not failures)."""
-        return all(c.state != "fail" for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view with stable keys."""
-        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
-
-    def summary(self) -> str:
-        """One line: ready or not, and how many checks ended in each state."""
-        counts = {s: sum(c.state == s for c in self.checks) for s in _MARKS}
-        parts = [f"{counts['ok']} ok", f"{counts['fail']} failed"]
-        parts += [f"{counts['unknown']} could not tell"] if counts["unknown"] else []
-        parts += [f"{counts['skip']} skipped"] if counts["skip"] else []
-        verdict = "ready: no check failed" if self.ok else "NOT READY: a check failed"
-        return f"{verdict} ({', '.join(parts)})"
-
-    def __str__(self) -> str:
-        lines = []
-        for c in self.checks:
-            lines.append(f"[{_MARKS[c.state]}] {c.name}: {c.detail}")
-            if c.checked:
-                lines.append(f"       checked: {c.checked}")
-            if c.remedy and c.state != "ok":
-                lines.append(f"       -> {c.remedy}")
-        lines.append(self.summary())
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(c.state)}</td><td>{html.escape(c.name)}</td>"
-            f"<td>{html.escape(c.detail)}</td><td>{html.escape(c.remedy or '')}</td></tr>"
-            for c in self.checks
-        )
-        head = "<tr><th></th><th>check</th><th>detail</th><th>remedy</th></tr>"
-        return f"<p>{html.escape(self.summary())}</p><table>{head}{rows}</table>"
 
 
 @dataclass(frozen=True)
@@ -294,18 +241,19 @@ def _cross_region(probe: _Probe) -> Check:
     return Check("cross-region", "ok", detail, remedy, sql)
 
 
-def _allowlist(probe: _Probe, model: str = BASE_MODEL) -> Check:
+def _allowlist(probe: _Probe) -> Check:
     value, sql = _parameter(probe, "CORTEX_MODELS_ALLOWLIST")
     s = probe.session()
+    listed = {m.strip().lower() for m in (value or "").split(",")}
+    model = next((m for m in BASE_MODELS if m in listed), BASE_MODELS[0])
     remedy = (
         f'GRANT APPLICATION ROLE SNOWFLAKE."CORTEX-MODEL-ROLE-{model.upper()}" TO ROLE '
         f"{s.role or '<your role>'}, or add {model} to CORTEX_MODELS_ALLOWLIST (as ACCOUNTADMIN)"
     )
-    allowed = {m.strip().lower() for m in (value or "").split(",")}
     if "ACCOUNTADMIN" in {r.upper() for r in s.roles}:
         detail = f"ACCOUNTADMIN may use every model whatever the allowlist ({value})"
         return Check("model allowlist", "ok", detail, checked=sql)
-    if value is not None and ("all" in allowed or model in allowed):
+    if value is not None and ("all" in listed or model in listed):
         detail = f"{value}: {model} is allowed for COMPLETE / AI_COMPLETE"
         return Check("model allowlist", "ok", detail, checked=sql)
     if value is None:
@@ -320,41 +268,57 @@ def _allowlist(probe: _Probe, model: str = BASE_MODEL) -> Check:
 
 
 def _generations(probe: _Probe) -> Check:
-    works, tried = [], []
+    """Which function generation answers: AI_COUNT_TOKENS returns NULL when it cannot count
+    (an unknown or unavailable model), which shows the function exists but proves nothing."""
+    works: list[str] = []
+    unsure: list[str] = []
+    tried: list[str] = []
+    model = BASE_MODELS[0]
     for name, sql in (
-        ("AI_COMPLETE", f"SELECT AI_COUNT_TOKENS('ai_complete', '{BASE_MODEL}', 'ok')"),
-        ("legacy COMPLETE", f"SELECT SNOWFLAKE.CORTEX.COUNT_TOKENS('{BASE_MODEL}', 'ok')"),
+        ("AI_COMPLETE", f"SELECT AI_COUNT_TOKENS('ai_complete', '{model}', 'ok')"),
+        ("legacy COMPLETE", f"SELECT SNOWFLAKE.CORTEX.COUNT_TOKENS('{model}', 'ok')"),
     ):
         tried.append(sql)
         try:
-            probe.one(sql)
-            works.append(name)
+            (count,) = probe.one(sql) or (None,)
         except CortexError:
             continue
+        (works if count is not None else unsure).append(name)
     checked = "; ".join(tried)
+    null = f"{' and '.join(unsure)} answered NULL (could not count with {model})"
     if works:
-        return Check("functions", "ok", f"available: {', '.join(works)}", checked=checked)
+        detail = f"available: {', '.join(works)}" + (f"; {null}" if unsure else "")
+        return Check("functions", "ok", detail, checked=checked)
     remedy = "grant SNOWFLAKE.CORTEX_USER, and check the account's region supports Cortex"
+    if unsure:
+        return Check("functions", "unknown", f"{null}: could not tell", remedy, checked)
     detail = "neither AI_* nor SNOWFLAKE.CORTEX functions answer"
     return Check("functions", "fail", detail, remedy, checked)
 
 
-def _base_model(probe: _Probe, model: str = BASE_MODEL) -> Check:
-    checked = f"a one-token completion from {model}"
-    if _emulator_without(probe.cx, model):
-        detail = f"not applicable on the emulator: no stand-in is registered for {model}"
-        remedy = f"register one: cx.backend.register_model({model!r}, fn) (or an endpoint URL)"
+def _base_model(probe: _Probe) -> Check:
+    """A one-token completion from each of BASE_MODELS in turn, until one answers."""
+    checked = f"a one-token completion from {' or '.join(BASE_MODELS)}, until one answers"
+    models = [m for m in BASE_MODELS if not _emulator_without(probe.cx, m)]
+    if not models:
+        detail = f"not applicable on the emulator: no stand-in is registered for {BASE_MODELS[0]}"
+        remedy = f"register one: cx.backend.register_model({BASE_MODELS[0]!r}, fn) (or a URL)"
         return Check("base model", "skip", detail, remedy, checked)
-    try:
-        probe.cx.complete(model, "Reply with OK.", max_tokens=1)
-    except UnknownModelError:
-        remedy = (
-            "check the region offers it, or ALTER ACCOUNT SET CORTEX_ENABLED_CROSS_REGION = "
-            "'ANY_REGION' (as ACCOUNTADMIN); check CORTEX_MODELS_ALLOWLIST and model RBAC"
-        )
-        detail = f"{model} is not available to this role in this region"
-        return Check("base model", "fail", detail, remedy, checked)
-    return Check("base model", "ok", f"{model} answers", checked=checked)
+    refused = []
+    for model in models:
+        try:
+            probe.cx.complete(model, "Reply with OK.", max_tokens=1)
+        except UnknownModelError:
+            refused.append(model)
+            continue
+        tried = f" ({', '.join(refused)} did not answer)" if refused else ""
+        return Check("base model", "ok", f"{model} answers{tried}", checked=checked)
+    remedy = (
+        "check the region offers them, or ALTER ACCOUNT SET CORTEX_ENABLED_CROSS_REGION = "
+        "'ANY_REGION' (as ACCOUNTADMIN); check CORTEX_MODELS_ALLOWLIST and model RBAC"
+    )
+    detail = f"{' and '.join(refused)}: not available to this role in this region"
+    return Check("base model", "fail", detail, remedy, checked)
 
 
 def _emulator_without(cx: Cortex, model: str) -> bool:

@@ -363,7 +363,9 @@ class FineTune:
             except CortexError:
                 # The user asked to cancel: report CANCEL's own failure, not the lookup's.
                 raise exc from exc.__cause__
-            if job.status is JobStatus.CANCELLED:
+            # Snowflake does not document CANCEL of a job that already ended: when it refuses,
+            # the job keeps its final state, which is the answer.
+            if job.status in (JobStatus.CANCELLED, JobStatus.SUCCESS, JobStatus.ERROR):
                 return job
             raise
         return self.describe(job_id)

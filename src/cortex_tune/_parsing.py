@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cortex_tune._errors import ResponseParseError, StructuredOutputError
+from cortex_tune._errors import QueryError, ResponseParseError, StructuredOutputError
 from cortex_tune._models import Completion, FineTuneJob, JobStatus, JobSummary, Usage
 
 _GUARD_KEY = re.compile(r"guard\w*tokens")
@@ -138,7 +138,12 @@ def parse_completion(
         raise ResponseParseError("COMPLETE: expected a JSON object", raw=value)
     lowered = {str(k).lower(): v for k, v in data.items()}
     structured: Any = None
-    if "structured_output" in lowered:
+    if isinstance(lowered.get("structured_output"), dict):
+        # "structured_output: A json object following the specified response format" (the
+        # Returns text), where every example shows [{"raw_message": ...}].
+        structured = lowered["structured_output"]
+        text = json.dumps(structured, ensure_ascii=False)
+    elif "structured_output" in lowered:
         structured = _first(lowered["structured_output"], "raw_message", value)
         text = json.dumps(structured, ensure_ascii=False)
     elif "choices" in lowered:
@@ -208,7 +213,19 @@ def _with_parsed(completion: Completion[Any], response_format: Any) -> Completio
 
 
 def parse_count(value: Any) -> int:
-    """COUNT_TOKENS / AI_COUNT_TOKENS output to an int."""
+    """COUNT_TOKENS / AI_COUNT_TOKENS output to an int.
+
+    Raises:
+        QueryError: The answer is NULL: "By default, if AI_COUNT_TOKENS can't process the
+            input, the function returns NULL." Cortex could not count, which is never zero.
+        ResponseParseError: The answer is not an integer.
+    """
+    if value is None:
+        raise QueryError(
+            "the token count is NULL: Cortex could not count these tokens",
+            hint="AI_COUNT_TOKENS answers NULL for a model it does not know or does not "
+            "support (fine-tuned models among them); count with the base model's name.",
+        )
     if isinstance(value, bool):
         raise ResponseParseError("COUNT_TOKENS returned a boolean", raw=value)
     try:

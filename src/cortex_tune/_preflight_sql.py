@@ -48,6 +48,11 @@ _AGGREGATES = (
         "input_tokens",
         f"SUM(IFF({_USABLE}, n * (LEAST(pt, prompt_limit) + LEAST(ct, completion_limit)), 0))",
     ),
+    # Cortex's counter answers NULL for what it cannot count: such a row is estimated, and said.
+    (
+        "uncounted",
+        "SUM(IFF((p IS NOT NULL AND ptc IS NULL) OR (c IS NOT NULL AND ctc IS NULL), n, 0))",
+    ),
     # One value of each column, for its type: the connector returns text as str.
     ("prompt_example", "MIN(prompt_raw)"),
     ("completion_example", "MIN(completion_raw)"),
@@ -146,17 +151,25 @@ def _aggregate(kind: DataKind, tokens: TokenCounter) -> str:
         f"TO_VARCHAR(completion_raw) AS c, COUNT(*) AS n FROM {_PREFIX}{kind} "
         "GROUP BY prompt_raw, completion_raw"
     )
-    measured = (
-        "SELECT g.*, k.prompt_limit, k.completion_limit, k.sample_chars, "  # noqa: S608
-        f"{_tokens('g.p', tokens)} AS pt, {_tokens('g.c', tokens)} AS ct "
+    counted = (
+        "SELECT g.*, k.prompt_limit, k.completion_limit, k.sample_chars, k.chars_per_token, "  # noqa: S608
+        f"{_tokens('g.p', tokens)} AS ptc, {_tokens('g.c', tokens)} AS ctc "
         f"FROM ({grouped}) AS g CROSS JOIN {_LIMITS} AS k"
+    )
+    measured = (
+        f"SELECT m.*, COALESCE(ptc, {_estimate('m.p')}) AS pt, "  # noqa: S608
+        f"COALESCE(ctc, {_estimate('m.c')}) AS ct FROM ({counted}) AS m"
     )
     return f"SELECT {', '.join(selects)} FROM ({measured})"  # noqa: S608
 
 
+def _estimate(column: str) -> str:
+    return f"CEIL(LENGTH({column}) / chars_per_token)"
+
+
 def _tokens(column: str, tokens: TokenCounter) -> str:
     if tokens == "estimate":
-        return f"CEIL(LENGTH({column}) / k.chars_per_token)"
+        return _estimate(column)
     # Cortex's counters take text only: NULLs are left out rather than sent.
     function = (
         "SNOWFLAKE.CORTEX.COUNT_TOKENS(?, {})"
@@ -188,7 +201,7 @@ def read_stats(
     """Split the row of :func:`stats_sql` into each query's stats, and the overlap if any.
 
     Example:
-        >>> row = [3, 3, 0, 0, 0, 0, 1, 5, 2, 0, 0, 21, "a", "b"] + [None] * 4 + ['["hi"]'] + [None] * 2
+        >>> row = [3, 3, 0, 0, 0, 0, 1, 5, 2, 0, 0, 21, 0, "a", "b"] + [None] * 4 + ['["hi"]'] + [None] * 2
         >>> read_stats(row, ["training"])[0]["training"][1]["duplicate-pairs"]
         ['hi']
     """

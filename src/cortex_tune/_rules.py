@@ -31,8 +31,10 @@ from pydantic import BaseModel, ConfigDict
 from cortex_tune._constants import CHARS_PER_TOKEN
 from cortex_tune._errors import InvalidIdentifierError
 from cortex_tune._identifiers import validate_name
+from cortex_tune._rule_messages import ERRORS, NOTES, RULES, WARNINGS, Severity
 
-Severity = Literal["error", "warning", "info"]
+__all__ = ["ERRORS", "NOTES", "RULES", "WARNINGS", "Severity"]  # re-exported: the codes
+
 DataKind = Literal["training", "validation"]
 
 #: Epochs Cortex may choose when max_epochs is left out (the documented range is 1-10).
@@ -58,6 +60,9 @@ class BaseModelSpec:
     completion_tokens: int
     rows_one_epoch: int
     deprecated: bool = False
+    #: Listed by the older copies of the FINETUNE reference only: the newest lists
+    #: ``llama3.1-8b`` alone, so Cortex may refuse it (a warning, never an error).
+    legacy: bool = False
 
     def row_limit(self, epochs: int | None) -> int:
         """The most training rows a job of ``epochs`` epochs accepts."""
@@ -67,12 +72,12 @@ class BaseModelSpec:
 BASE_MODELS: dict[str, BaseModelSpec] = {
     spec.name: spec
     for spec in (
-        BaseModelSpec("llama3-8b", 8_000, 6_000, 2_000, 186_000),
-        BaseModelSpec("llama3-70b", 8_000, 6_000, 2_000, 21_000),
+        BaseModelSpec("llama3-8b", 8_000, 6_000, 2_000, 186_000, legacy=True),
+        BaseModelSpec("llama3-70b", 8_000, 6_000, 2_000, 21_000, legacy=True),
         BaseModelSpec("llama3.1-8b", 24_000, 20_000, 4_000, 150_000),
-        BaseModelSpec("llama3.1-70b", 8_000, 6_000, 2_000, 13_500),
-        BaseModelSpec("mistral-7b", 32_000, 28_000, 4_000, 45_000),
-        BaseModelSpec("mixtral-8x7b", 32_000, 28_000, 4_000, 27_000),
+        BaseModelSpec("llama3.1-70b", 8_000, 6_000, 2_000, 13_500, legacy=True),
+        BaseModelSpec("mistral-7b", 32_000, 28_000, 4_000, 45_000, legacy=True),
+        BaseModelSpec("mixtral-8x7b", 32_000, 28_000, 4_000, 27_000, legacy=True),
     )
 }
 
@@ -125,6 +130,8 @@ class DataStats(BaseModel):
     """Rows whose completion exceeds the base model's completion allotment."""
     input_tokens: int = 0
     """Tokens one epoch trains on: usable rows, each part cut to its allotment."""
+    uncounted: int = 0
+    """Rows whose tokens Cortex's counter could not count (NULL), so estimated instead."""
     prompt_is_text: bool = True
     """Whether the prompt column holds text."""
     completion_is_text: bool = True
@@ -157,104 +164,7 @@ def row_limit_message(rows: int, spec: BaseModelSpec, epochs: int | None) -> str
     )
 
 
-# -- findings: every code with its message, grouped by severity ---------------------------------
-
-#: What Cortex (and the emulator) refuses: a bad base model at once; a failing query, missing
-#: columns, no usable rows or too many rows as an ERROR job.
-ERRORS = {
-    "unknown-base-model": "invalid base model {name!r} for fine-tuning; choose one of: {bases}",
-    "fine-tuned-base": (
-        "{name!r} looks like a fine-tuned model; Cortex fine-tunes only base models, so "
-        "fine-tune the base it came from on all the data instead; the bases: {bases}"
-    ),
-    "query-failed": "{what} fails, so the job would fail too: {error}",
-    "missing-columns": (
-        "the {data} query has no {missing} column; it returns: {columns}. Alias the text "
-        "columns: SELECT <prompt text> AS prompt, <completion text> AS completion ...{near}"
-    ),
-    "no-rows": (
-        "The training data has no rows with a prompt and a completion: check the query's "
-        "filter and that PROMPT and COMPLETION are not all NULL."
-    ),
-    "too-many-rows": "{limit}: keep fewer rows (a filter or SAMPLE), or set fewer epochs",
-}
-#: What Cortex accepts but is most likely a mistake.
-WARNINGS = {
-    "deprecated-base-model": "base model {name} is deprecated and may be refused: use {bases}",
-    "no-validation-rows": (
-        "the validation query has no row with a prompt and a completion, so its loss means "
-        "nothing: fix its filter, or leave it out to let Cortex split the training data"
-    ),
-    "null-prompt": (
-        "{n} {data} row(s) have a NULL prompt and teach nothing: filter them out "
-        "(WHERE prompt IS NOT NULL); the examples are their completions"
-    ),
-    "null-completion": (
-        "{n} {data} row(s) have a NULL completion and teach nothing: filter them out "
-        "(WHERE completion IS NOT NULL)"
-    ),
-    "empty-prompt": (
-        "{n} {data} row(s) have an empty prompt: fix or filter them; the examples are their "
-        "completions"
-    ),
-    "empty-completion": (
-        "{n} {data} row(s) have an empty completion, which teaches the model to answer nothing: "
-        "fix or filter them"
-    ),
-    "duplicate-pairs": (
-        "{n} {data} row(s) repeat an identical prompt/completion pair, weighing it more and "
-        "billing it again: use SELECT DISTINCT unless that is intended"
-    ),
-    "prompt-too-long": (
-        "{n} {data} prompt(s) exceed {model}'s {prompt_limit:,}-token prompt allotment (longest: "
-        "{longest_prompt:,}) and Cortex truncates them: shorten them or pick a larger base"
-    ),
-    "completion-too-long": (
-        "{n} {data} completion(s) exceed {model}'s {completion_limit:,}-token allotment (longest: "
-        "{longest_completion:,}) and Cortex truncates them: shorten them or pick a larger base"
-    ),
-    "not-text": (
-        "the {data} query's {columns} column(s) do not hold text: cast them, "
-        "e.g. TO_VARCHAR(x) AS completion, so the model learns the text you expect"
-    ),
-    "overlap": (
-        "{n} prompt(s) appear in both the training and the validation data, so the "
-        "validation loss flatters the model: remove them from one side"
-    ),
-}
-#: Notes: guidance from Cortex's guide, and how the check's numbers were reached.
-NOTES = {
-    "trailing-semicolon": (
-        "the {data} query ends with ';', which cortex-tune removes before sending (Cortex would "
-        "fail the job); remove it too where you pass the query to FINETUNE yourself"
-    ),
-    "few-rows": (
-        "{n} usable training row(s): Cortex's guide suggests starting with a few hundred "
-        "examples and adding more if the results fall short"
-    ),
-    "auto-validation-split": (
-        "no validation query: Cortex holds some training rows out for validation itself (it "
-        "trains on fewer rows than counted here); pass validation=... to choose them"
-    ),
-    "epochs-auto": (
-        "max_epochs is not set: Cortex chooses 1 to 10 epochs, so trained tokens and credits "
-        "are a range, and the row limit checked is the {epochs}-epoch one ({limit:,} rows)"
-    ),
-    "token-estimate": (
-        "token counts are estimates (about {chars:g} characters a token); "
-        "server_tokens=True counts them with Cortex instead (billed compute)"
-    ),
-    "no-credit-rate": (
-        "no credit rate for {name}: cortex-tune ships none (Snowflake publishes them in its "
-        "Service Consumption Table); pass credits_per_million={{{name!r}: <rate>}} for credits"
-    ),
-}
-#: Every code: (severity, message template).
-RULES: dict[str, tuple[Severity, str]] = {
-    **{code: ("error", text) for code, text in ERRORS.items()},
-    **{code: ("warning", text) for code, text in WARNINGS.items()},
-    **{code: ("info", text) for code, text in NOTES.items()},
-}
+# -- findings ----------------------------------------------------------------------------------
 
 
 def finding(
@@ -294,7 +204,8 @@ def refusal(findings: Iterable[Finding]) -> str | None:
 def base_model_findings(
     name: str, *, models: Mapping[str, BaseModelSpec] = BASE_MODELS
 ) -> list[Finding]:
-    """Findings about the base model: unknown or fine-tuned (errors), deprecated (a warning).
+    """Findings about the base model: unknown or fine-tuned (errors), deprecated or legacy
+    (warnings).
 
     Args:
         name: The base model asked for.
@@ -311,6 +222,9 @@ def base_model_findings(
         return [finding(code, name=name, bases=bases)]
     if spec.deprecated:
         return [finding("deprecated-base-model", name=spec.name, bases=bases)]
+    if spec.legacy:
+        current = ", ".join(sorted(s.name for s in models.values() if not s.legacy))
+        return [finding("legacy-base-model", name=spec.name, bases=current)]
     return []
 
 
@@ -372,6 +286,7 @@ _ROW_RULES = (
     ("duplicate-pairs", "duplicates"),
     ("prompt-too-long", "long_prompts"),
     ("completion-too-long", "long_completions"),
+    ("tokens-uncounted", "uncounted"),
 )
 _SIZE_RULES = {"prompt-too-long", "completion-too-long"}
 

@@ -151,7 +151,7 @@ def read_answers(
       ``structured_output[0].raw_message`` (beside ``usage``) or the bare object adhering to
       the schema (the COMPLETE reference's shape, without usage);
     - AI: ``{value, error}`` whose ``value`` is the detailed answer as an OBJECT or as JSON
-      text (the reference does not say which).
+      text (the reference does not say which): text is parsed, read with ``AS_VARCHAR``.
 
     A row without a readable answer is a failed row: ERROR says why, never NULL. TOKENS is
     Cortex's ``usage.total_tokens``; when the answer carries no usage (the bare structured
@@ -163,12 +163,19 @@ def read_answers(
         answer = "TRY_PARSE_JSON(CT_R)"
         error = f"IFF(CT_R IS NULL, '{_TRY_NULL}', NULL)"
     else:
-        answer = "COALESCE(TRY_PARSE_JSON(CT_R:value::STRING), CT_R:value)"
+        # AS_VARCHAR is the string inside a VARIANT, or NULL when it holds an OBJECT ("If the
+        # type of the value in the variant_expr argument doesn't match the type of the output
+        # value, the function returns NULL."); casting an OBJECT to STRING is not documented.
+        answer = "COALESCE(TRY_PARSE_JSON(AS_VARCHAR(CT_R:value)), CT_R:value)"
         error = "COALESCE(CT_R:error::STRING, IFF(CT_R IS NULL, 'AI_COMPLETE returned NULL', NULL))"
     text = "CT_V:choices[0]:messages"
     response = f"{text}::STRING"
     if structured:
-        wrapped = "CT_V:structured_output[0]:raw_message"
+        # [{"raw_message": ...}] as every example shows, or "A json object" as the text says.
+        wrapped = (
+            "COALESCE(CT_V:structured_output[0]:raw_message, "
+            "IFF(CT_V:structured_output[0] IS NULL, CT_V:structured_output, NULL))"
+        )
         response = (
             f"IFF({wrapped} IS NOT NULL, TO_JSON({wrapped}), "
             f"IFF({text} IS NOT NULL, {text}::STRING, NULLIF(TO_JSON(CT_V), 'null')))"

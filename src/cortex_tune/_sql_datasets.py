@@ -117,6 +117,12 @@ def copy_json_sql(raw: str, stage: str) -> Statement:
     return Statement(sql, (), "datasets.copy")
 
 
+def count_raw_sql(raw: str) -> Statement:
+    """The rows in ``raw``: what a COPY that loaded no file left there."""
+    validate_name(raw, what="table name")
+    return Statement(f"SELECT COUNT(*) FROM {raw}", (), "datasets.count")  # noqa: S608
+
+
 def insert_raw_sql(raw: str, rows_json: str, start: int = 0) -> Statement:
     """Insert a bound JSON array of objects into the indexed ``raw``, flattened server-side:
     element ``n`` becomes row ``I = start + n``. Inserting the same chunk again adds rows that
@@ -150,14 +156,19 @@ def replace_table_sql(
 ) -> Statement:
     """Replace ``table`` with the typed rows of ``raw``, in one (atomic) statement.
 
+    ``COPY GRANTS`` keeps the privileges granted on the table it replaces: "If the parameter is
+    not included in the CREATE TABLE statement, then the new table does not inherit any
+    explicit access privileges granted on the original table" (the CREATE TABLE reference).
+
     Example:
         >>> replace_table_sql("T", [LoadColumn("id", "NUMBER(38,0)")], "R").sql
-        'CREATE OR REPLACE TABLE T AS SELECT V:"id"::NUMBER(38,0) AS "ID" FROM R'
+        'CREATE OR REPLACE TABLE T COPY GRANTS AS SELECT V:"id"::NUMBER(38,0) AS "ID" FROM R'
     """
     validate_name(table, what="table name")
     validate_name(raw, what="table name")
     projection = _projection(columns, aliases=True)
-    sql = f"CREATE OR REPLACE TABLE {table} AS SELECT {projection} FROM {_rows_of(raw, indexed)}"  # noqa: S608
+    rows = _rows_of(raw, indexed)
+    sql = f"CREATE OR REPLACE TABLE {table} COPY GRANTS AS SELECT {projection} FROM {rows}"  # noqa: S608
     return Statement(sql, (), "datasets.replace")
 
 

@@ -101,7 +101,8 @@ KINDS: dict[str, Kind] = {
     "datasets.raw": Kind.IDEMPOTENT,  # CREATE TEMPORARY TABLE IF NOT EXISTS
     "datasets.insert": Kind.IDEMPOTENT,  # rows carry their index; the build keeps one of each
     "datasets.copy": Kind.PAID,  # load metadata skips loaded files; its first answer counts
-    "datasets.replace": Kind.IDEMPOTENT,  # CREATE OR REPLACE TABLE ... AS SELECT
+    "datasets.count": Kind.READ,  # rows in the raw table, when COPY loaded no file
+    "datasets.replace": Kind.IDEMPOTENT,  # CREATE OR REPLACE TABLE ... COPY GRANTS AS SELECT
     "datasets.create": Kind.IDEMPOTENT,  # CREATE TABLE IF NOT EXISTS
     "datasets.append": Kind.WRITE,  # INSERT INTO the user's table
     "datasets.drop": Kind.IDEMPOTENT,  # DROP TABLE IF EXISTS

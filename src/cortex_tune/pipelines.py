@@ -150,7 +150,8 @@ def build_training_table(
     k = quote_column(key)
     truth_sql = f"TO_VARCHAR(s.{quote_column(truth)})" if truth else "CAST(NULL AS VARCHAR)"
     sql = (
-        f"CREATE OR REPLACE TABLE {data} AS SELECT s.{k} AS {k}, "  # noqa: S608
+        # COPY GRANTS: a rebuild keeps what the user granted on the table since the last run.
+        f"CREATE OR REPLACE TABLE {data} COPY GRANTS AS SELECT s.{k} AS {k}, "  # noqa: S608
         f"TO_VARCHAR(s.{quote_column(input)}) AS PROMPT, l.RESPONSE AS COMPLETION, "
         f"{truth_sql} AS TRUTH FROM ({source_query(source)}) s JOIN {labels} l ON s.{k} = l.{k}"
     )

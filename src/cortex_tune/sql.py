@@ -27,6 +27,7 @@ from cortex_tune._constants import MARKER_PREFIX
 from cortex_tune._errors import ConfigurationError, InvalidOptionsError
 from cortex_tune._identifiers import validate_model_name
 from cortex_tune._literals import quote_literal
+from cortex_tune._model_limits import inference_limits
 from cortex_tune._models import Message
 from cortex_tune._schema import to_cortex_schema
 from cortex_tune._sql_batch import (
@@ -146,27 +147,6 @@ def _finetune(verb: str, params: list[Param], op: str, *, literals: bool) -> Sta
 # -- inference -----------------------------------------------------------------------------------
 
 
-#: "max_tokens: ... Maximum allowed value: 8192" (COMPLETE and AI_COMPLETE references). The
-#: model table of the Cortex AI Functions guide lists larger output limits for some newer models
-#: (claude-sonnet-4-5: 64,000), so this bound is checked before any I/O only for the models the
-#: table lists at 8,192; for other models Cortex decides (and its refusal is the same error).
-_MAX_OUTPUT_TOKENS = 8192
-_MODELS_AT_MAX_OUTPUT = frozenset(
-    {
-        "llama3-8b",
-        "llama3-70b",
-        "llama3.1-8b",
-        "llama3.1-70b",
-        "llama3.3-70b",
-        "llama4-maverick",
-        "llama4-scout",
-        "mistral-7b",
-        "mixtral-8x7b",
-        "mistral-large2",
-    }
-)
-
-
 def complete_options(
     *,
     temperature: float | None = None,
@@ -179,7 +159,8 @@ def complete_options(
     """The COMPLETE options object for the given settings, checked against Cortex's ranges.
 
     temperature and top_p: "A value from 0 to 1 (inclusive)"; max_tokens: a positive integer,
-    at most 8192 for the models whose documented output limit that is (give ``model``);
+    at most the model's documented maximum output (give ``model``; "Maximum allowed value:
+    8192" for the models the model table lists at 8,192, see :mod:`cortex_tune._model_limits`);
     guardrails: "Either TRUE or FALSE".
 
     Raises:
@@ -207,10 +188,10 @@ def complete_options(
 def _max_tokens(value: Any, model: str | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidOptionsError(f"max_tokens must be a positive integer, not {value!r}")
-    known = isinstance(model, str) and model.strip().lower() in _MODELS_AT_MAX_OUTPUT
-    if known and value > _MAX_OUTPUT_TOKENS:
+    limits = inference_limits(model) if model is not None else None
+    if limits is not None and value > limits.max_output:
         raise InvalidOptionsError(
-            f"max_tokens must be at most {_MAX_OUTPUT_TOKENS} for {model} (its documented "
+            f"max_tokens must be at most {limits.max_output} for {model} (its documented "
             f"maximum output), not {value}"
         )
     return value

@@ -8,13 +8,13 @@ from fake_server import ChatFake
 from conftest import PAT, POLICY, rest_params
 from cortex_tune import (
     AuthenticationError,
+    BudgetExceededError,
     Cortex,
     InvalidOptionsError,
     MaxTokensExceededError,
     Message,
     NetworkError,
     PermissionDeniedError,
-    QueryError,
     RetryPolicy,
     SessionExpiredError,
     StructuredOutputError,
@@ -28,10 +28,11 @@ CHAT = [Message.system("Be brief"), Message.user("Hi")]
 STORY = "one two three four five six seven eight"
 
 
-def test_unknown_model_is_404_and_typed(cx: Cortex, chat: ChatFake) -> None:
+def test_unknown_model_is_400_and_typed(cx: Cortex, chat: ChatFake) -> None:
+    # "400 unknown model model_name The specified model does not exist." (Chat Completions)
     with pytest.raises(UnknownModelError) as info:
         cx.complete("no-such-model", CHAT)
-    assert "HTTP 404" in str(info.value)
+    assert "HTTP 400" in str(info.value)
     assert info.value.query_id == "req-fake-0001"
     assert "fully qualified" in (info.value.hint or "")
     assert len(chat.requests) == 1  # not retried
@@ -43,8 +44,10 @@ def test_unknown_model_is_404_and_typed(cx: Cortex, chat: ChatFake) -> None:
         (400, "max tokens of 8192 exceeded", MaxTokensExceededError),
         (400, "invalid options object", InvalidOptionsError),
         (400, 'unknown model "x"', UnknownModelError),
+        (404, 'unknown model "x"', UnknownModelError),  # not documented: read the same way
+        (400, "schema validation failed", StructuredOutputError),
         (400, "something else entirely", InvalidOptionsError),
-        (402, "budget exceeded", QueryError),
+        (402, "budget exceeded", BudgetExceededError),
         (403, "Not Authorized", PermissionDeniedError),
         (422, "schema validation failed", StructuredOutputError),
     ],
@@ -59,6 +62,23 @@ def test_refusals_are_typed_and_not_retried(
     assert f"HTTP {status}" in str(info.value)
     assert info.value.hint  # type: ignore[attr-defined]
     assert len(chat.requests) == 1
+
+
+def test_a_400_naming_an_unknown_model_gets_the_model_hint(cx: Cortex, chat: ChatFake) -> None:
+    chat.fail_next(400, "unknown model llama9")
+    with pytest.raises(UnknownModelError) as info:
+        cx.complete("llama3.1-70b", CHAT)
+    assert "fully qualified" in (info.value.hint or "")
+    assert "options" not in (info.value.hint or "")
+
+
+def test_a_400_saying_throttled_is_retried_like_a_429(cx: Cortex, chat: ChatFake) -> None:
+    # "400 all requests were throttled by remote service ... Try again later." and no
+    # Retry-After ("retry-after ... Not supported"): the client's own backoff decides.
+    chat.register("llama3.1-70b", "ok")
+    chat.fail_next(400, "all requests were throttled by remote service")
+    assert cx.complete("llama3.1-70b", CHAT).text == "ok"
+    assert len(chat.requests) == 2
 
 
 def test_403_hint_names_the_default_role(cx: Cortex, chat: ChatFake) -> None:

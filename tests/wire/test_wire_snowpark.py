@@ -9,13 +9,14 @@ paramstyle qmark), or it wraps the user's own connector connection
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from wire_server import WireServer, create_job, training_table
 
-from cortex_tune import Cortex, JobNotFoundError
+from cortex_tune import Cortex, JobNotFoundError, UnknownModelError
 
 snowpark = pytest.importorskip("snowflake.snowpark")
 
@@ -92,3 +93,18 @@ def test_qmark_sessions_bind_on_the_server(wire: WireServer, session: tuple[str,
     else:  # pyformat: the connector interpolates on the client, with its own escaping
         assert bound == []
         assert "SELECT ?" not in request.sql
+
+
+def test_results_and_errors_carry_the_query_id_snowpark_records(
+    session: tuple[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Snowpark documents no "last query id" on a Session; session.query_history() records each
+    # query pushed down, with QueryRecord.query_id.
+    cx = Cortex.from_session(session[1], functions="ai")
+    with caplog.at_level(logging.DEBUG, logger="cortex_tune"):
+        cx.sql("SELECT 1 AS A")
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("op=sql ")]
+    assert logged and "query_id=None" not in logged[-1]
+    with pytest.raises(UnknownModelError) as info:
+        cx.complete("no-such-model", "hi", max_tokens=1)
+    assert isinstance(info.value.query_id, str) and info.value.query_id

@@ -119,7 +119,7 @@ CASES: dict[str, Case] = {
         once=False,
     ),
     "load list: replace": Case(
-        "CREATE OR REPLACE TABLE WL AS",
+        "CREATE OR REPLACE TABLE WL COPY GRANTS AS",
         lambda cx, tmp: cx.datasets.load(ROWS, table="WL"),
         _table("WL", "ID, PROMPT, COMPLETION", LOADED),
         once=False,

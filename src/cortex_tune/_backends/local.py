@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,13 @@ class LocalBackend:
             or ``structured_output[0].raw_message`` beside ``usage`` (``"wrapped"``, as other
             pages show). ``ai_details_value``: whether AI_COMPLETE's
             ``return_error_details`` object carries ``value`` as an OBJECT (the default) or as
-            JSON text. Omitted keys keep their defaults.
+            JSON text. ``fine_tuned_window``: a fine-tuned model's context window, its
+            fine-tuning allotment (``"training"``, the default) or its base model's inference
+            window (``"base"``). Omitted keys keep their defaults.
+        unavailable_models: Base models this account may not use, e.g. ``["mistral-7b"]``: a
+            legacy model it never used ("the account can't start using it"). COMPLETE and
+            COUNT_TOKENS refuse them as unknown models, AI_COUNT_TOKENS answers NULL, and
+            FINETUNE('CREATE') refuses them as base models.
 
     Raises:
         ConfigurationError: fakesnow is not installed, or a name is not a plain identifier.
@@ -99,6 +105,7 @@ class LocalBackend:
         finetune_binds: bool = True,
         account: Account | None = None,
         answer_shapes: Mapping[str, str] | None = None,
+        unavailable_models: Iterable[str] = (),
     ) -> None:
         for what, name in (("database", database), ("schema", schema)):
             if not _SIMPLE_NAME.fullmatch(name):
@@ -119,6 +126,7 @@ class LocalBackend:
             answer_shapes=answer_shapes,
         )
         self.emulator.accepts_bound_finetune = finetune_binds
+        self.emulator.unavailable_models = {m.strip().lower() for m in unavailable_models}
         self._engine: Engine = engine_module.open_engine(
             self.emulator, self.path, self.database, self.schema
         )

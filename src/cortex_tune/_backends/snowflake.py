@@ -310,15 +310,21 @@ class SnowparkBackend:
         return f"SnowparkBackend({type(self.session).__name__}, paramstyle={self._style!r})"
 
     def execute(self, statement: Statement) -> Result:
-        """Run one statement with its values bound and collect its rows."""
+        """Run one statement with its values bound and collect its rows.
+
+        The query id comes from ``session.query_history()``, Snowpark's documented record of
+        the queries a session pushes down (``QueryRecord.query_id``); a Session has no
+        "last query id" attribute.
+        """
         params = list(statement.params)
         try:
-            if params:
-                sql = to_paramstyle(statement.sql, self._style)
-                frame = self.session.sql(sql, params=params)
-            else:  # nothing to bind: the connector leaves the text alone, so must we
-                frame = self.session.sql(statement.sql)
-            rows = [tuple(r) for r in frame.collect()]
+            with self.session.query_history() as history:
+                if params:
+                    sql = to_paramstyle(statement.sql, self._style)
+                    frame = self.session.sql(sql, params=params)
+                else:  # nothing to bind: the connector leaves the text alone, so must we
+                    frame = self.session.sql(statement.sql)
+                rows = [tuple(r) for r in frame.collect()]
         except Exception as exc:
             # SnowparkSQLException keeps the connector's error (errno, SQLSTATE, query id)
             # on .conn_error: translate that one.
@@ -326,12 +332,18 @@ class SnowparkBackend:
             if isinstance(original, Exception):
                 raise original from exc
             raise
-        query_id = getattr(self.session, "last_query_id", None)
-        return Result(rows=rows, query_id=query_id if isinstance(query_id, str) else None)
+        return Result(rows=rows, query_id=_last_query_id(history))
 
     def close(self) -> None:
         """The session is the caller's: nothing to close."""
         return
+
+
+def _last_query_id(history: Any) -> str | None:
+    """The id of the last query a Snowpark ``QueryHistory`` recorded, or None."""
+    records = getattr(history, "queries", None) or []
+    query_id = getattr(records[-1], "query_id", None) if records else None
+    return query_id if isinstance(query_id, str) else None
 
 
 def _session_paramstyle(session: Any) -> str:

@@ -2,8 +2,8 @@
 
 ``python3 tasks.py live`` (or ``python -m cortex_tune._conformance``) connects to a real
 Snowflake account, runs each probe once at the smallest cost, and writes a report that says
-which rows of docs/snowflake-contract.md and docs/snowflake-contract-platform.md it settled and
-how. The same probes run in the test suite against the embedded emulator and the wire tier, so
+which rows of docs/snowflake-contract.md it settled and how (a row names the probes that settle
+it). The same probes run in the test suite against the embedded emulator and the wire tier, so
 the command cannot rot. See docs/live.md.
 
 Example:

@@ -32,8 +32,8 @@ DOCTOR_ROWS: dict[str, tuple[str, ...]] = {
     "create model": ("C-PRIV-04", "C-PRIV-10", "C-IDENT-04"),
     "cross-region": ("C-PRIV-06",),
     "model allowlist": ("C-PRIV-07",),
-    "functions": ("C-DEPR-02",),
-    "base model": ("C-ERR-04",),
+    "functions": ("C-DEPR-02", "C-TOKENS-02"),
+    "base model": ("C-ERR-04", "C-LIMITS-06"),
 }
 
 

@@ -16,15 +16,13 @@ from cortex_tune._emulator.errors import (
 )
 from cortex_tune._emulator.models import ModelRequest
 from cortex_tune._errors import ConfigurationError
+from cortex_tune._model_limits import MAX_TOKENS_DEFAULT, inference_limits
 
 if TYPE_CHECKING:
     from cortex_tune._emulator.core import Emulator
 
 _OPTION_KEYS = {"temperature", "top_p", "max_tokens", "guardrails", "response_format"}
-_MAX_OUTPUT = 8192
 _GUARD_TEXT = "Response filtered by Cortex Guard"
-#: Context window assumed for a registered model that is not a fine-tunable base.
-_DEFAULT_WINDOW = 128_000
 #: Who may come right before each role ("user ... must follow the system prompt (if there is
 #: one) or an assistant response"; "assistant ... must follow a user prompt").
 _MAY_FOLLOW = {"user": (None, "system", "assistant"), "assistant": ("user",)}
@@ -46,17 +44,25 @@ class AnswerShapes:
         ai_details_value: AI_COMPLETE with ``return_error_details => TRUE``: the ``value``
             field holds the answer as an ``"object"`` or as ``"text"`` (the same JSON in a
             string); the reference says only "same type as the normal return value".
+        fine_tuned_window: the context window of a fine-tuned model, which no page gives:
+            its fine-tuning allotment (``"training"``, e.g. 24,000 tokens for llama3.1-8b) or
+            its base model's inference window (``"base"``, 128,000).
     """
 
     legacy_structured: Literal["bare", "wrapped"] = "bare"
     ai_details_value: Literal["object", "text"] = "object"
+    fine_tuned_window: Literal["training", "base"] = "training"
 
     @classmethod
     def of(cls, value: AnswerShapes | Mapping[str, str] | None) -> AnswerShapes:
         """``value`` as AnswerShapes: None for the defaults, or a mapping of the fields."""
         if value is None or isinstance(value, AnswerShapes):
             return value or cls()
-        choices = {"legacy_structured": ("bare", "wrapped"), "ai_details_value": ("object", "text")}
+        choices = {
+            "legacy_structured": ("bare", "wrapped"),
+            "ai_details_value": ("object", "text"),
+            "fine_tuned_window": ("training", "base"),
+        }
         if not isinstance(value, Mapping):
             raise ConfigurationError(f"answer_shapes must be a mapping, not {value!r}")
         for key, chosen in value.items():
@@ -105,11 +111,9 @@ def check_options(options: Any) -> dict[str, Any]:
     if isinstance(max_tokens, float) and max_tokens.is_integer():
         options["max_tokens"] = max_tokens = int(max_tokens)
     if max_tokens is not None and (
-        isinstance(max_tokens, bool)
-        or not isinstance(max_tokens, int)
-        or not 1 <= max_tokens <= _MAX_OUTPUT
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
     ):
-        raise invalid_options(f"max_tokens must be an integer from 1 to {_MAX_OUTPUT}")
+        raise invalid_options("max_tokens must be a positive integer")
     if "guardrails" in options and not isinstance(options["guardrails"], bool):
         raise invalid_options("guardrails must be true or false")
     fmt = options.get("response_format")
@@ -124,21 +128,27 @@ def check_options(options: Any) -> dict[str, Any]:
 
 
 def _messages(prompt: Any, *, three_args: bool) -> list[dict[str, str]]:
+    """The conversation: "If options is not present, the prompt given must be a string. If
+    options is present, the argument must be an array of objects ... Each object must contain
+    a role key and a content key." (the COMPLETE reference)."""
     if not three_args:
         if not isinstance(prompt, str):
             raise invalid_argument("COMPLETE(model, prompt): the prompt must be a string")
         return [{"role": "user", "content": prompt}]
     prompt = _json(prompt, "prompt")
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
     if not isinstance(prompt, list) or not prompt:
-        raise invalid_argument("COMPLETE with options takes an array of {role, content} objects")
+        raise invalid_argument(
+            "COMPLETE with options takes an array of {role, content} objects, not "
+            f"{'a string' if isinstance(prompt, str) else type(prompt).__name__}"
+        )
     messages: list[dict[str, str]] = []
     for i, item in enumerate(prompt):
         item = _lower_keys(item)
         if not isinstance(item, dict) or not isinstance(item.get("content"), str):
-            raise invalid_argument("each message needs a string 'content'")
-        role = str(item.get("role") or "user").lower()
+            raise invalid_argument(f"message {i} needs a string 'content'")
+        if not isinstance(item.get("role"), str):
+            raise invalid_argument(f"message {i} needs a 'role' key")
+        role = item["role"].lower()
         if role not in ("system", "user", "assistant") or (role == "system" and i > 0):
             raise invalid_argument(f"invalid role {role!r} in message {i}")
         before = messages[-1]["role"] if messages else None
@@ -154,25 +164,21 @@ def _messages(prompt: Any, *, three_args: bool) -> list[dict[str, str]]:
 
 def _generate(
     emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]
-) -> tuple[str, Any, int]:
-    """Run the model: (text, structured value or None, context window)."""
+) -> tuple[str, Any]:
+    """Run the model within its documented limits: (text, structured value or None)."""
     if not isinstance(model, str) or not model.strip():
         raise invalid_argument("the model name must be a non-empty string")
     tuned = emu.fine_tuned(model)
     if tuned is not None:
         job, adapter = tuned
-        spec = _rules.base_model_spec(job.base_model)
-        window = spec.context_window if spec else _DEFAULT_WINDOW
-        _check_window(messages, window)
-        return adapter.answer(messages[-1]["content"]), None, window
+        _check_limits(messages, options, _tuned_window(emu, job.base_model), job.base_model)
+        return adapter.answer(messages[-1]["content"]), None
     responder = emu.models.get(model.strip().lower())
-    if responder is None:
+    if responder is None or emu.unavailable(model):
         raise unknown_model(model)
-    spec = _rules.base_model_spec(model)
-    # Only the fine-tunable bases have a window the emulator knows; others are not checked.
-    window = spec.context_window if spec else _DEFAULT_WINDOW
-    if spec is not None:
-        _check_window(messages, window)
+    limits = inference_limits(model)
+    # A model the model table does not list (a stand-in's own name) has no window to check.
+    _check_limits(messages, options, limits.context_window if limits else None, model)
     try:
         answer = responder(ModelRequest(model=model, messages=messages, options=dict(options)))
     except EngineError:
@@ -183,8 +189,29 @@ def _generate(
             f"500 '{type(exc).__name__}: {exc}'"
         ) from exc
     if isinstance(answer, (dict, list)):
-        return json.dumps(answer, ensure_ascii=False), answer, window
-    return str(answer), None, window
+        return json.dumps(answer, ensure_ascii=False), answer
+    return str(answer), None
+
+
+def _tuned_window(emu: Emulator, base_model: str) -> int | None:
+    """A fine-tuned model's context window, as the emulator's answer shapes choose it."""
+    if emu.answer_shapes.fine_tuned_window == "base":
+        limits = inference_limits(base_model)
+        return limits.context_window if limits else None
+    spec = _rules.base_model_spec(base_model)
+    return spec.context_window if spec else None
+
+
+def _check_limits(
+    messages: list[dict[str, str]], options: dict[str, Any], window: int | None, model: str
+) -> None:
+    """Refuse ``max_tokens`` above the model's documented output and a prompt over its window."""
+    limits = inference_limits(model)
+    max_tokens = options.get("max_tokens")
+    if limits is not None and isinstance(max_tokens, int) and max_tokens > limits.max_output:
+        raise invalid_options(f"max_tokens must be an integer from 1 to {limits.max_output}")
+    if window is not None:
+        _check_window(messages, window)
 
 
 def _check_window(messages: list[dict[str, str]], window: int) -> None:
@@ -197,8 +224,8 @@ def _respond(
     emu: Emulator, model: Any, messages: list[dict[str, str]], options: dict[str, Any]
 ) -> dict[str, Any]:
     """The detailed answer object, for either generation."""
-    text, structured, _ = _generate(emu, model, messages, options)
-    max_tokens = options.get("max_tokens", 4096)
+    text, structured = _generate(emu, model, messages, options)
+    max_tokens = options.get("max_tokens", MAX_TOKENS_DEFAULT)
     if _rules.estimate_tokens(text) > max_tokens and structured is None:
         text = text[: int(max_tokens * 4)]
     prompt_tokens = sum(_rules.estimate_tokens(m["content"]) for m in messages)
@@ -248,7 +275,7 @@ def legacy_complete(
     messages = _messages(prompt, three_args=three_args)
     opts = check_options(options) if three_args else {}
     if not three_args:
-        text, _, _ = _generate(emu, model, messages, {})
+        text, _ = _generate(emu, model, messages, {})
         return text
     answer = _respond(emu, model, messages, opts)
     if "structured_output" in answer and emu.answer_shapes.legacy_structured == "bare":
@@ -305,15 +332,17 @@ def count_tokens(emu: Emulator, model: Any, text: Any, *, function: str = "COUNT
     if emu.fine_tuned(model) is not None:
         raise invalid_argument(f"{function} does not support fine-tuned models such as {model}")
     known = _rules.base_model_spec(model) is not None or model.strip().lower() in emu.models
-    if not known:
+    if not known or emu.unavailable(model):
         raise unknown_model(model)
     return _rules.estimate_tokens(str(text))
 
 
-def ai_count_tokens(emu: Emulator, function: Any, model: Any, text: Any) -> int:
-    """AI_COUNT_TOKENS('ai_complete', model, text)."""
-    if str(function or "").strip().lower() != "ai_complete":
-        raise invalid_argument(
-            f"AI_COUNT_TOKENS: unsupported function {function!r}; use 'ai_complete'"
-        )
-    return count_tokens(emu, model, text, function="AI_COUNT_TOKENS")
+def ai_count_tokens(emu: Emulator, function: Any, model: Any, text: Any) -> int | None:
+    """AI_COUNT_TOKENS('ai_complete', model, text): NULL when it cannot count ("By default, if
+    AI_COUNT_TOKENS can't process the input, the function returns NULL.")."""
+    try:
+        if str(function or "").strip().lower() != "ai_complete":
+            raise invalid_argument(f"AI_COUNT_TOKENS: unsupported function {function!r}")
+        return count_tokens(emu, model, text, function="AI_COUNT_TOKENS")
+    except EngineError:
+        return None

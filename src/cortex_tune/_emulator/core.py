@@ -7,7 +7,6 @@ message). Training queries are run through a ``run_query`` callable the backend 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -28,7 +27,7 @@ from cortex_tune._emulator.errors import (
     bound_argument_refused,
     invalid_argument,
 )
-from cortex_tune._emulator.jobs import JobRecord, JobStore
+from cortex_tune._emulator.jobs import JobRecord, JobStore, epochs_from_options
 from cortex_tune._emulator.models import OpenAIEndpoint, Responder
 from cortex_tune._errors import InvalidIdentifierError
 from cortex_tune._identifiers import normalise_part, split_name, validate_model_name
@@ -89,6 +88,11 @@ class Emulator:
         #: False emulates an account that refuses bound FINETUNE arguments (the docs show
         #: literals only and are silent on binds); cortex-tune then falls back to literals.
         self.accepts_bound_finetune = True
+        #: Base models this account may not use (lower case): a legacy model it never used
+        #: ("the account can't start using it. Queries and API calls that name the model
+        #: fail."), or one its region does not offer. COMPLETE and COUNT_TOKENS refuse them as
+        #: unknown models, AI_COUNT_TOKENS answers NULL, FINETUNE('CREATE') refuses them.
+        self.unavailable_models: set[str] = set()
         self._adapters: dict[str, Adapter] = {}
         self._lock = threading.RLock()
 
@@ -133,6 +137,10 @@ class Emulator:
             return
         if _BOUND_FINETUNE.search(sql):
             raise bound_argument_refused("FINETUNE")
+
+    def unavailable(self, model: str) -> bool:
+        """Whether this account may not use base model ``model`` (see unavailable_models)."""
+        return model.strip().lower() in self.unavailable_models
 
     def now_ms(self) -> int:
         """The emulator's clock in epoch milliseconds."""
@@ -222,9 +230,11 @@ class Emulator:
         model_name = self._qualified(name)
         refused = _rules.refusal(_rules.base_model_findings(base_model))
         spec = _rules.base_model_spec(base_model)
+        if self.unavailable(base_model):
+            spec = None
         if refused is not None or spec is None:
             raise invalid_argument(refused or _rules.unknown_base_model_message(base_model))
-        epochs = _epochs(options)
+        epochs = epochs_from_options(options)
         job = JobRecord(
             id=f"ft_{uuid.uuid4()}",
             name=name,
@@ -390,30 +400,6 @@ class Emulator:
         """SNOWFLAKE.CORTEX.COUNT_TOKENS(model, text)."""
         return _complete.count_tokens(self, model, text)
 
-    def ai_count_tokens(self, function: Any, model: Any, text: Any) -> int:
+    def ai_count_tokens(self, function: Any, model: Any, text: Any) -> int | None:
         """AI_COUNT_TOKENS(function, model, text)."""
         return _complete.ai_count_tokens(self, function, model, text)
-
-
-def _epochs(options: Any) -> int | None:
-    if options is None:
-        return None
-    if isinstance(options, str):
-        try:
-            options = json.loads(options) if options.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise invalid_argument(f"options must be a JSON object: {exc.msg}") from exc
-    if not isinstance(options, dict):
-        raise invalid_argument('options must be a JSON object such as {"max_epochs": 3}')
-    options = {str(k).lower(): v for k, v in options.items()}
-    unknown = sorted(set(options) - {"max_epochs"})
-    if unknown:
-        raise invalid_argument(f"invalid options object: unknown option(s) {', '.join(unknown)}")
-    epochs = options.get("max_epochs")
-    if epochs is None:
-        return None
-    if isinstance(epochs, float) and epochs.is_integer():
-        epochs = int(epochs)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 10:
-        raise invalid_argument("invalid options object: max_epochs must be an integer from 1 to 10")
-    return epochs

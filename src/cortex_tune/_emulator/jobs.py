@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cortex_tune._emulator.errors import invalid_argument
+
 
 @dataclass
 class JobRecord:
@@ -157,3 +159,29 @@ def _atomic_write(path: Path, data: Any) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, ensure_ascii=False)
     os.replace(tmp, path)
+
+
+def epochs_from_options(options: Any) -> int | None:
+    """``max_epochs`` from FINETUNE's options: "A string representation of a JSON object"
+    (an OBJECT is taken too), whose one documented key is ``max_epochs``, 1 to 10."""
+    if options is None:
+        return None
+    if isinstance(options, str):
+        try:
+            options = json.loads(options) if options.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise invalid_argument(f"options must be a JSON object: {exc.msg}") from exc
+    if not isinstance(options, dict):
+        raise invalid_argument('options must be a JSON object such as {"max_epochs": 3}')
+    options = {str(k).lower(): v for k, v in options.items()}
+    unknown = sorted(set(options) - {"max_epochs"})
+    if unknown:
+        raise invalid_argument(f"invalid options object: unknown option(s) {', '.join(unknown)}")
+    epochs = options.get("max_epochs")
+    if epochs is None:
+        return None
+    if isinstance(epochs, float) and epochs.is_integer():
+        epochs = int(epochs)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 10:
+        raise invalid_argument("invalid options object: max_epochs must be an integer from 1 to 10")
+    return epochs

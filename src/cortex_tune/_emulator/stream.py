@@ -27,12 +27,15 @@ if TYPE_CHECKING:
 _PIECE = re.compile(r"\s*\S+|\s+")
 _ROLES = {"system", "user", "assistant", "tool"}
 
-#: HTTP status for an emulator error, by Cortex's text (the documented REST status codes).
+#: HTTP status for an emulator error, by Cortex's text: the Chat Completions status codes
+#: ("400 unknown model model_name", "400 schema validation failed", "400 all requests were
+#: throttled by remote service", "402 budget exceeded", "429 too many requests", "503
+#: inference timed out") and the structured outputs page's "json mode output validation
+#: error: <reason> ... | 422"; anything else is a 400.
 _STATUS_RULES = [
-    (re.compile(r"unknown model"), 404),
     (re.compile(r"too many requests"), 429),
     (re.compile(r"budget exceeded"), 402),
-    (re.compile(r"json mode output validation error|schema"), 422),
+    (re.compile(r"json mode output validation error"), 422),
     (re.compile(r"remote service error: 500|inference timed out"), 503),
 ]
 
@@ -113,7 +116,7 @@ def _answer(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     model = body.get("model")
     messages = _messages(body.get("messages"))
     options = _options(body)
-    text, structured, _ = _generate(emu, model, messages, options)
+    text, structured = _generate(emu, model, messages, options)
     tool_calls: list[dict[str, Any]] = []
     finish = "stop"
     if options.get("tools") and isinstance(structured, dict) and "tool_calls" in structured:

@@ -36,6 +36,7 @@ _HINTS = {
     403: "The user's default role needs the SNOWFLAKE.CORTEX_USER database role (REST uses the "
     "default role), the model must be allowed (CORTEX_MODELS_ALLOWLIST), and a network policy "
     "must admit this client.",
+    # Cortex documents an unknown model as a 400; a 404 (not documented) is read the same way.
     404: "Check the model name (fine-tuned models by their fully qualified name, DB.SCHEMA.MODEL), "
     "that it is offered in this region, and the account URL.",
     400: "Cortex refused the request: check the options (temperature and top_p 0..1, "
@@ -95,10 +96,13 @@ def _from_status(exc: Any, op: str) -> CortexError:
     if cls is None:
         cls = TransientError if status >= 500 else QueryError
     refined = from_text(message, **details)
-    # The text names the condition more precisely than a generic 400/5xx does.
+    hint = _HINTS.get(status) or (_HINTS[500] if status >= 500 else None)
+    # The text names the condition more precisely than a generic 400/5xx does: Cortex answers
+    # an unknown model and its own throttling with a 400 too ("400 unknown model model_name",
+    # "400 all requests were throttled by remote service"); the hint follows the condition.
     if type(refined) is not QueryError and (status in (400, 503) or status >= 500):
         cls = type(refined)
-    hint = _HINTS.get(status) or (_HINTS[500] if status >= 500 else None)
+        hint = _HINTS[404] if cls is UnknownModelError else None
     error = cls(f"HTTP {status}: {message}", hint=hint, **details)
     if isinstance(error, ThrottledError):
         error.retry_after = retry_after(exc.response.headers)  # type: ignore[attr-defined]
