@@ -5,13 +5,15 @@ How the pages are read (tests/test_docs_conventions.py keeps the pages to it):
 
 - A `````output`` block right after a `````python`` or `````bash`` block is exactly what that
   block prints on stdout (compared line by line; trailing spaces and blank lines at the end are
-  ignored). Nothing else claims output: a line that prints has no trailing comment.
+  ignored). Nothing else claims output: a python line that prints has no trailing comment.
 - Each python block runs alone in a fresh interpreter, with its own imports and setup.
 - In bash blocks, the lines that call ``cortex-tune`` (also ``echo ... | cortex-tune ...``) and
-  ``python examples/...`` run as written, in page order, in one working directory: with
-  ``--local`` on the emulator, without it on "a Snowflake account". ``ft_...`` stands for a job
-  id. The set-up lines (``python3 tasks.py``, ``pip install``, ``source``) are checked by
-  following the README on a fresh clone, not here.
+  ``python examples/...`` run as written, in one working directory: the lines with ``--local``
+  on the emulator, in page order; the lines without it on "a Snowflake account", in page order,
+  beside them (the two share nothing). Each must exit 0, print no traceback and no Python source
+  line, and print one JSON document with ``--json``. ``ft_...`` stands for a job id. The set-up
+  lines (``python3 tasks.py``, ``pip install``, ``source``) are checked by following the README
+  on a fresh clone, not here.
 - Standard input is a user who asks one thing, then enters an empty line: ``STDIN``.
 
 "A Snowflake account" is a local one, on 127.0.0.1 only: the wire server (tests/wire/serve.py,
@@ -223,7 +225,7 @@ def _connections(config: dict[str, Any], key_file: Path) -> str:
     )
     return (
         f'[default]\n{common}password = "{config["password"]}"\n\n'
-        f'[prod]\n{common}authenticator = "SNOWFLAKE_JWT"\nprivate_key_file = "{key_file}"\n'
+        f'[prod]\n{common}authenticator = "SNOWFLAKE_JWT"\nprivate_key_file = "{key_file.as_posix()}"\n'
     )
 
 
@@ -288,7 +290,8 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
     chat = None
     try:
         control = f"http://127.0.0.1:{ports['control']}"
-        config = json.loads(urllib.request.urlopen(control + "/config", timeout=30).read())
+        with urllib.request.urlopen(control + "/config", timeout=30) as answer:
+            config = json.loads(answer.read())
         key_file = cwd / "rsa_key.p8"
         public_key = _write_key(config, key_file)
         (home / "connections.toml").write_text(_connections(config, key_file))
