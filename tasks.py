@@ -19,6 +19,7 @@ environment it needs: ``.venv`` (cortex-tune with every extra: the demo and the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -38,6 +39,13 @@ def demo(args: list[str]) -> None:
     ensure(MAIN)
     with tempfile.TemporaryDirectory(prefix="cortex-tune-demo-") as tmp:
         run([str(MAIN.bin / "cortex-tune"), "demo", *args], env=test_env(tmp))
+    where = MAIN.bin.relative_to(MAIN.path.parent)
+    activate = f"{where}\\activate" if os.name == "nt" else f"source {where}/activate"
+    print(
+        f"\ncortex-tune is installed in {MAIN.path.name}, not in your shell: run `{activate}` to "
+        f"use the cortex-tune command and the examples, or call {where / 'cortex-tune'} "
+        '(README: "Using cortex-tune from the clone").'
+    )
 
 
 def test(args: list[str]) -> None:

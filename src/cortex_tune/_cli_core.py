@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -90,7 +91,7 @@ class Root(Group):
         quiet = (
             contextlib.redirect_stdout(sys.stderr) if settings.json else contextlib.nullcontext()
         )
-        with quiet:
+        with quiet, _warnings_in_one_line(settings.debug):
             try:
                 if settings.problem:
                     raise CommandLineError(settings.problem)
@@ -112,6 +113,22 @@ class Root(Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+@contextlib.contextmanager
+def _warnings_in_one_line(debug: bool) -> Iterator[None]:
+    """Without --debug, a warning prints as one line (``warning: ...``) on stderr, without the
+    cortex-tune source line Python shows by default."""
+    if debug:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        yield
+
+
+def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def settings_of(ctx: typer.Context) -> Settings:

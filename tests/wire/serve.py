@@ -16,6 +16,9 @@ Control API (JSON in, JSON out):
 - ``POST /proxy`` ``{"blackhole": true, "reset_on_request": 1, "reset_new": 2,
   "kill_pooled": true}``: connection faults; ``{"reset": true}`` ends them.
 - ``POST /clock`` ``{"advance": 120}``: move the emulator's clock.
+- ``POST /models`` ``{"models": {"llama3.1-70b": "a fixed answer"}}``: base-model stand-ins
+  that answer with a fixed text (until the next ``/fresh``), for clients that need a model by
+  its real name.
 - ``POST /dedupe`` ``{"on": false}``: switch the server's deduplication of resubmitted
   request ids, where the fault injector has it (``"supported"`` in the answer says so).
 - ``POST /renewal`` ``{"accept": true}``: grant session-token renewals (refused by default).
@@ -93,6 +96,11 @@ def seen_json(seen: Seen) -> dict[str, Any]:
     }
 
 
+def _answer(text: str) -> Callable[[Any], str]:
+    """A stand-in model that answers every request with ``text``."""
+    return lambda _request: text
+
+
 def _renew(body: dict[str, Any]) -> dict[str, Any]:
     """A session-token renewal the server grants (fakesnow keeps the session as it was)."""
     data = {
@@ -127,6 +135,10 @@ class Control:
             return {"ok": True}
         if path == "/dedupe":
             return self._dedupe(body)
+        if path == "/models":
+            for name, text in body["models"].items():
+                wire.emulator.register_model(str(name), _answer(str(text)))
+            return {"ok": True}
         if path == "/renewal":
             wire.injector.renew_token = _renew if body.get("accept") else None
             return {"ok": True}

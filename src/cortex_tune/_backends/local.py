@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["LocalBackend"]
 
 _INSTALL_HINT = 'pip install "cortex-tune[local]"'
+if sys.version_info < (3, 11):  # fakesnow 0.12.1 and connector 4.8.1 require 3.11
+    _INSTALL_HINT += " in a Python 3.11+ environment (the emulator cannot install on this Python)"
 _SIMPLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
