@@ -110,6 +110,7 @@ def _instance(cls: type[_errors.CortexError]) -> _errors.CortexError:
         "PreflightError": {"report": PreflightReport(base_model="mistral-7b")},
         "AmbiguousCreateError": {"marker": "cortex-tune:req=abc"},
         "ToolLoopError": {"messages": []},
+        "StatementMayHaveRunError": {"marker": "abc"},
     }.get(cls.__name__, {})
     if issubclass(cls, (_errors.WaitTimeoutError, _errors.JobFailedError)):
         extra = {"job": _job()}
@@ -119,7 +120,7 @@ def _instance(cls: type[_errors.CortexError]) -> _errors.CortexError:
 ERROR_CLASSES = sorted(
     (
         c
-        for c in vars(cortex_tune).values()
+        for c in (getattr(cortex_tune, name) for name in cortex_tune.__all__)
         if isinstance(c, type) and issubclass(c, _errors.CortexError)
     ),
     key=lambda c: c.__name__,

@@ -13,7 +13,9 @@ end users), so it can be filtered::
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -55,8 +57,7 @@ _COUNT_TOKENS = Notice(
 _FINETUNE = Notice(
     "SNOWFLAKE.CORTEX.FINETUNE",
     "is scheduled by Snowflake for deprecation in Q1 2027",
-    "Way out: Snowflake names Cortex Training as its successor; jobs and fine-tuned models "
-    "created now keep working until then.",
+    "Way out: Snowflake names Cortex Training as its successor.",
 )
 
 # Statements of the client's own verbs only: raw SQL (cx.sql) and the doctor's probes are the
@@ -80,8 +81,11 @@ def notice_for(statement: Statement) -> Notice | None:
     return _COUNT_TOKENS if match.group(1) == "COUNT_TOKENS" else _COMPLETE
 
 
-def warn_for(statement: Statement, *, stacklevel: int = 4) -> None:
-    """Warn (once per process per function) when ``statement`` calls a deprecated function."""
+def warn_for(statement: Statement) -> None:
+    """Warn (once per process per function) when ``statement`` calls a deprecated function.
+
+    The warning names the first line outside cortex-tune: the user's call.
+    """
     notice = notice_for(statement)
     if notice is None:
         return
@@ -89,4 +93,15 @@ def warn_for(statement: Statement, *, stacklevel: int = 4) -> None:
         if notice.function in _warned:
             return
         _warned.add(notice.function)
-    warnings.warn(notice.text(), LegacyFunctionWarning, stacklevel=stacklevel)
+    warnings.warn(notice.text(), LegacyFunctionWarning, stacklevel=_outside_stacklevel())
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` of the nearest caller outside the cortex_tune package."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function calling this one: stacklevel 1 of its warn()
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

@@ -376,7 +376,7 @@ class StatementMayHaveRunError(CortexError):
 
     default_hint = (
         "Do not run it again blindly: look for its text in the query history, e.g. SELECT "
-        "QUERY_ID, EXECUTION_STATUS FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION()) "
+        "QUERY_ID, EXECUTION_STATUS FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION(RESULT_LIMIT => 10000)) "
         "WHERE QUERY_TEXT LIKE '%cortex-tune:req=<marker>%' (or Snowsight's Query History), and "
         "check the table before trying again."
     )
