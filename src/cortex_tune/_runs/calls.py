@@ -66,15 +66,17 @@ def complete_table(
     store = cx.runs.store
     store.ensure()
     work = TableWork(model, source, into, key, prompt, dict(options), generation)
-    tracker = Tracker(cx, store)
+    tracker = cx.runs.tracker()
     call = TableRun(cx, store, tracker, work, limits)
     call.begin()
     assert call.watch is not None
     if not call.watch.parts and not call.store.parts(run_id=call.run_id)[0]:
-        # nothing to answer: no statement was sent, nothing was recorded
+        # every key is answered: no statement was sent, and no run recorded
         if not wait:
-            return Run(id=call.run_id, kind="complete_table", target=into, status="SUCCEEDED")
-        return TableRunSummary(into, **call.summary())
+            return Run(
+                id=call.run_id, kind="complete_table", target=into, status="SUCCEEDED", rows_todo=0
+            )
+        return TableRunSummary(into, **{**call.summary(), "run_id": None})
     if not wait:
         return call.watch.refresh()
     run = _wait(cx, call.tick, progress)
@@ -132,7 +134,7 @@ def _start_evaluation(
     statement = evaluate_sql(model, data, metric=metric, functions=generation)
     store = cx.runs.store
     store.ensure()
-    tracker = Tracker(cx, store)
+    tracker = cx.runs.tracker()
     sender = Sender(cx, store, tracker)
     parameters = {
         "model": model,

@@ -6,8 +6,9 @@ import builtins
 import logging
 from typing import TYPE_CHECKING
 
-from cortex_tune._constants import RUNS_TABLE
+from cortex_tune._constants import CLAIM_GRACE, NO_DATA_GRACE, RUNS_TABLE
 from cortex_tune._errors import ConfigurationError, ObjectNotFoundError, QueryError
+from cortex_tune._evaluate import EvalReport
 from cortex_tune._identifiers import validate_name
 from cortex_tune._progress import ProgressOption
 from cortex_tune._runs.models import PartStatus, Run, RunPart
@@ -49,6 +50,13 @@ class Runs:
         self.table = table
         """The runs table (None: runs are not recorded)."""
         self._store: RunStore | None = None if table is None else RunStore(client, table)
+        self.claim_grace = CLAIM_GRACE
+        """Seconds a statement may stay claimed in the runs table without a query id before
+        another client looks for it in its session's query history (its client may have died
+        between sending it and recording it) and, not finding it, takes it as never sent."""
+        self.no_data_grace = NO_DATA_GRACE
+        """Seconds a recorded query id may stay unknown to Snowflake before its session's query
+        history is searched for how it ended."""
 
     @property
     def store(self) -> RunStore:
@@ -59,8 +67,14 @@ class Runs:
             )
         return self._store
 
-    def _tracker(self) -> Tracker:
-        return Tracker(self._client, self.store)
+    def tracker(self) -> Tracker:
+        """A tracker of live statements with this client's grace periods."""
+        return Tracker(
+            self._client,
+            self.store,
+            claim_grace=self.claim_grace,
+            no_data_grace=self.no_data_grace,
+        )
 
     def list(self, *, limit: int = 20) -> builtins.list[Run]:
         """The most recent runs, newest first, their live statements brought up to date.
@@ -73,7 +87,7 @@ class Runs:
             parts, now = self.store.recent(limit)
         except ObjectNotFoundError:
             return []
-        parts = self._tracker().settle(parts, now)
+        parts = self.tracker().settle(parts, now)
         runs: dict[str, builtins.list[RunPart]] = {}
         for part in parts:
             runs.setdefault(part.run_id, []).append(part)
@@ -86,7 +100,7 @@ class Runs:
         Raises:
             RunNotFoundError: No run has that id in the runs table.
         """
-        return Watch(self._client, self.store, self._tracker(), run_id).refresh()
+        return Watch(self._client, self.store, self.tracker(), run_id).refresh()
 
     def wait(
         self,
@@ -113,7 +127,7 @@ class Runs:
             progress: None shows a bar when interactive (rows done of rows to do, tokens);
                 True always; False never; a callable receives every state seen.
         """
-        watch = Watch(self._client, self.store, self._tracker(), run_id)
+        watch = Watch(self._client, self.store, self.tracker(), run_id)
         return wait_run(
             watch.tick,
             clock=self._client._now,
@@ -124,6 +138,23 @@ class Runs:
             progress=progress,
         )
 
+    def report(self, run_id: str) -> EvalReport:
+        """The :class:`EvalReport` of an ended ``evaluate`` run (``evaluate(..., wait=False)``),
+        read by its query id (``RESULT_SCAN``: for 24 hours, by the user who ran it).
+
+        Raises:
+            RunNotFoundError: No run has that id.
+            ConfigurationError: The run is not an evaluation, or has not ended.
+        """
+        from cortex_tune._runs.calls import report
+
+        run = self.describe(run_id)
+        if run.kind != "evaluate":
+            raise ConfigurationError(f"run {run_id} is a {run.kind} run, not an evaluation")
+        if not run.is_terminal:
+            raise ConfigurationError(f"run {run_id} is still running: wait for it first")
+        return report(self._client, run)
+
     def cancel(self, run_id: str) -> Run:
         """Stop the run's statements in Snowflake (``SYSTEM$CANCEL_QUERY``) and return the run
         once they ended (CANCELLED), or after a minute if they have not yet.
@@ -131,7 +162,7 @@ class Runs:
         Statements claimed but not sent yet are given up: should their client still send
         them, they answer nothing. Rows already answered stay in the results table.
         """
-        tracker = self._tracker()
+        tracker = self.tracker()
         watch = Watch(self._client, self.store, tracker, run_id)
         run = watch.refresh()
         unsent = [p for p in run.parts if p.status is PartStatus.SUBMITTING]
@@ -165,6 +196,6 @@ class Runs:
             log.info("run %s: statement %s was not running: %s", part.run_id, part.query_id, exc)
 
     def _summary(self, run_id: str, parts: builtins.list[RunPart]) -> Run:
-        watch = Watch(self._client, self.store, self._tracker(), run_id)
+        watch = Watch(self._client, self.store, self.tracker(), run_id)
         watch.parts = parts
         return watch.assemble(count=False)

@@ -142,7 +142,11 @@ class Tracker:
         return part.model_copy(update=update)
 
     def _foreign(self, part: RunPart) -> bool:
-        if self.user is None or part.user_name in (None, self.user):
+        if part.user_name is None:
+            return False
+        if self.user is None:
+            self.user = self.store.context().user
+        if part.user_name == self.user:
             return False
         if part.marker not in self._warned:
             self._warned.add(part.marker)
