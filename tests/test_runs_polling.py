@@ -31,7 +31,7 @@ class SimulatedRun:
         self.clock, self.t0 = clock, clock.time()
         self.plan = make_plan(rows, parallel, base=(0, 0, 0))
         probe = rows // self.plan.buckets if self.plan.probe else 0
-        lanes = {lane: (rows - probe) // self.plan.lanes for lane in range(self.plan.lanes)}
+        lanes = dict.fromkeys(range(self.plan.lanes), (rows - probe) // self.plan.lanes)
         self.rows = {-1: probe, **lanes} if probe else lanes
         self.rate = max(lanes.values()) / HOUR  # the longest lane takes an hour
         self.polls = 0

@@ -60,12 +60,15 @@ def complete_table(
 
     limits.check(wait)
     generation: Generation = "legacy" if cx._functions == "legacy" else "ai"
-    cx._execute(create_results_table_sql(into, source=source, key=key))
-    if retry_failed:
-        cx._execute(delete_failed_sql(into))
     store = cx.runs.store
     store.ensure()
     work = TableWork(model, source, into, key, prompt, dict(options), generation)
+    if not store.parts(work=work.id, live=True)[0]:
+        # Only while none of the work's statements runs: no DDL or DELETE on a table that
+        # statements are inserting into (its failed rows are answered again once they end).
+        cx._execute(create_results_table_sql(into, source=source, key=key))
+        if retry_failed:
+            cx._execute(delete_failed_sql(into))
     tracker = cx.runs.tracker()
     call = TableRun(cx, store, tracker, work, limits)
     call.begin()

@@ -77,6 +77,11 @@ def create_runs_table_sql(table: str) -> Statement:
     return Statement(f"CREATE TABLE IF NOT EXISTS {_table(table)} ({columns})", (), "runs.create")
 
 
+def probe_sql(table: str) -> Statement:
+    """Read no row of the runs table: fails if the table does not exist."""
+    return Statement(f"SELECT RUN_ID FROM {_table(table)} LIMIT 0", (), "runs.read")  # noqa: S608
+
+
 def context_sql() -> Statement:
     """The session's id, user and Snowflake's clock: who a claim is made by, and when."""
     return Statement(

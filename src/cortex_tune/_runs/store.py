@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cortex_tune._errors import ObjectNotFoundError
 from cortex_tune._identifiers import validate_name
 from cortex_tune._runs import sql
 from cortex_tune._runs.models import RunPart
@@ -138,10 +139,15 @@ class RunStore:
         return parts[0] if len(parts) == 3 else None
 
     def ensure(self) -> None:
-        """Create the table if it does not exist (once per store)."""
-        if not self._ready:
+        """Make sure the table exists (once per store): read it, and create it only if it is
+        missing, so that a runs table someone else created needs no CREATE TABLE privilege."""
+        if self._ready:
+            return
+        try:
+            self._run(sql.probe_sql(self.table))
+        except ObjectNotFoundError:
             self._run(sql.create_runs_table_sql(self.table))
-            self._ready = True
+        self._ready = True
 
     def context(self) -> Context:
         """The session that is about to submit, its user, and Snowflake's clock."""
