@@ -54,9 +54,13 @@ PARALLEL_DEFAULT: Final = 4
 PARALLEL_MAX: Final = 32
 #: complete_table: tables with fewer rows to answer run as one statement by default.
 SPLIT_ROWS: Final = 10_000
-#: complete_table: rows of the small first statement (the probe) that times the run, so that
-#: waiting knows when to look again; only for runs of at least 20 times as many rows.
+#: complete_table: the small statement (the probe) that ends early and times the rest of a run,
+#: so that waiting knows when to look again: about 1/PROBE_SHARE of a lane's rows, between
+#: PROBE_ROWS_MIN and PROBE_ROWS, for runs of at least PROBE_RUN_ROWS rows.
+PROBE_SHARE: Final = 200
+PROBE_ROWS_MIN: Final = 5
 PROBE_ROWS: Final = 100
+PROBE_RUN_ROWS: Final = 1_000
 #: Seconds a run's statement may stay claimed without a query id before another client looks
 #: for it in its session's query history (and, not finding it, takes it as never sent).
 CLAIM_GRACE: Final = 60.0

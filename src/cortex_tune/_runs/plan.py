@@ -6,8 +6,9 @@ run concurrently (on a multi-cluster warehouse, on several clusters). Keys are a
 deterministic hash of the key (``MOD(ABS(HASH(key)), buckets)``; Snowflake documents its hash
 functions as deterministic), so every statement of a run, and every client that attaches to
 it, agrees on which lane a key belongs to whatever the key's type, and two lanes never share a
-key. A run of many rows also has a *probe*: bucket 0 of about ``PROBE_ROWS`` rows, a lane of
-its own that ends early and times the rest, so that waiting knows when to look again.
+key. A run of many rows also has a *probe*: bucket 0, about half a percent of a lane's rows (5
+to 100), a lane of its own that ends early and times the rest, so that waiting knows when to
+look again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from cortex_tune._constants import PARALLEL_DEFAULT, PARALLEL_MAX, PROBE_ROWS, SPLIT_ROWS
+from cortex_tune._constants import (
+    PARALLEL_DEFAULT,
+    PARALLEL_MAX,
+    PROBE_ROWS,
+    PROBE_ROWS_MIN,
+    PROBE_RUN_ROWS,
+    PROBE_SHARE,
+    SPLIT_ROWS,
+)
 from cortex_tune._errors import ConfigurationError
 from cortex_tune._identifiers import quote_column
 from cortex_tune._sql_batch import Template
@@ -27,8 +36,6 @@ from cortex_tune._statement import Generation, Param
 
 #: The lane of the probe bucket.
 PROBE = -1
-#: Runs of at least this many times PROBE_ROWS rows get a probe.
-PROBE_FACTOR = 20
 
 
 def new_run_id() -> str:
@@ -173,8 +180,9 @@ def lanes_for(rows_todo: int, parallel: int | None) -> int:
 def make_plan(rows_todo: int, parallel: int | None, base: tuple[int, int, int]) -> Plan:
     """A plan for ``rows_todo`` rows (lanes, buckets, probe); ``expected`` is filled later."""
     lanes = lanes_for(rows_todo, parallel)
-    probe = rows_todo >= PROBE_FACTOR * PROBE_ROWS
-    buckets = max(lanes + 1, rows_todo // PROBE_ROWS) if probe else lanes if lanes > 1 else 0
+    probe = rows_todo >= PROBE_RUN_ROWS
+    probe_rows = min(PROBE_ROWS, max(PROBE_ROWS_MIN, rows_todo // (PROBE_SHARE * lanes)))
+    buckets = max(lanes + 1, rows_todo // probe_rows) if probe else lanes if lanes > 1 else 0
     return Plan(lanes=lanes, buckets=buckets, probe=probe, rows_todo=rows_todo, base=base)
 
 
