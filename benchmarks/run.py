@@ -239,6 +239,24 @@ def bench_memory() -> None:
     wire_bench.bench_memory(report)
 
 
+# -- 8. runs over the real connector (benchmarks/runs_bench.py) ------------------------------------
+
+
+def bench_parallel() -> None:
+    """A table in N concurrent key partitions against one statement, real connector."""
+    import runs_bench
+
+    runs_bench.bench_parallel(report)
+
+
+def bench_runpolls() -> None:
+    """Status polls of cx.runs.wait for a one-hour run: simulated, and at 1/100 scale."""
+    sys.path.insert(0, str(HERE.parent / "tests"))  # the simulation of tests/test_runs_polling.py
+    import runs_bench
+
+    runs_bench.bench_runpolls(report)
+
+
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "overhead": bench_overhead,
     "polling": bench_polling,
@@ -247,6 +265,8 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "statements": bench_statements,
     "batch": bench_batch,
     "memory": bench_memory,
+    "parallel": bench_parallel,
+    "runpolls": bench_runpolls,
 }
 
 

@@ -73,6 +73,10 @@ COVERED = {
     "doctor",
     "demo",
     "chat",
+    "runs list",  # runs: tests/test_cli_runs.py
+    "runs describe",
+    "runs wait",
+    "runs cancel",
 }
 
 

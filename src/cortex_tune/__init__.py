@@ -49,6 +49,10 @@ if TYPE_CHECKING:
         PreflightError,
         QueryError,
         ResponseParseError,
+        RunCancelledError,
+        RunConflictError,
+        RunFailedError,
+        RunNotFoundError,
         SessionExpiredError,
         StatementMayHaveRunError,
         StructuredOutputError,
@@ -86,6 +90,7 @@ if TYPE_CHECKING:
     )
     from cortex_tune._retry import RetryPolicy
     from cortex_tune._rules import Finding
+    from cortex_tune._runs import PartStatus, Run, RunPart, Runs, RunStatus
     from cortex_tune._sql_batch import Template
     from cortex_tune._training_data import TrainingData
     from cortex_tune.sql import Statement
@@ -120,6 +125,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PreflightError",
         "QueryError",
         "ResponseParseError",
+        "RunCancelledError",
+        "RunConflictError",
+        "RunFailedError",
+        "RunNotFoundError",
         "SessionExpiredError",
         "StatementMayHaveRunError",
         "StructuredOutputError",
@@ -157,6 +166,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "cortex_tune._retry": ("RetryPolicy",),
     "cortex_tune._rules": ("Finding",),
+    "cortex_tune._runs": ("PartStatus", "Run", "RunPart", "RunStatus", "Runs"),
     "cortex_tune._sql_batch": ("Template",),
     "cortex_tune._training_data": ("TrainingData",),
     "cortex_tune.pipelines": ("pipelines",),
@@ -217,6 +227,7 @@ __all__ = [
     "NoWarehouseError",
     "ObjectNotFoundError",
     "OpenAIEndpoint",
+    "PartStatus",
     "PermissionDeniedError",
     "Plan",
     "PreflightError",
@@ -228,6 +239,14 @@ __all__ = [
     "RestSettings",
     "Result",
     "RetryPolicy",
+    "Run",
+    "RunCancelledError",
+    "RunConflictError",
+    "RunFailedError",
+    "RunNotFoundError",
+    "RunPart",
+    "RunStatus",
+    "Runs",
     "SessionExpiredError",
     "Statement",
     "StatementMayHaveRunError",

@@ -174,6 +174,7 @@ class TableRunSummary:
             four characters a token of prompt and answer.
         statements: Statements this run issued.
         stopped: Why it stopped: ``"done"``, ``"limit"`` or ``"token_budget"``.
+        run_id: The run in the runs table (``cx.runs.describe(run_id)``), when recorded.
     """
 
     into: str
@@ -182,6 +183,7 @@ class TableRunSummary:
     tokens: int
     statements: int
     stopped: str
+    run_id: str | None = None
 
 
 def complete_table(

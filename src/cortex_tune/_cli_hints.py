@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cortex_tune import _errors as e
 from cortex_tune._rest._tools import ToolLoopError
+from cortex_tune._runs.models import Run
 
 if TYPE_CHECKING:
     from cortex_tune._preflight import PreflightReport
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 def _job_id(exc: Any) -> str:
     job = getattr(exc, "job", None)
     return getattr(job, "id", None) or "ID"
+
+
+def _noun(exc: Any) -> str:
+    """``run`` for a run's error, ``job`` for a fine-tuning job's."""
+    return "run" if isinstance(getattr(exc, "job", None), Run) else "job"
 
 
 #: The CLI's spelling of each error class's generic advice.
@@ -70,8 +76,24 @@ ERROR_HINTS: dict[type[e.CortexError], Callable[[Any], str]] = {
     ),
     e.JobFailedError: lambda exc: f"See why with `cortex-tune jobs describe {_job_id(exc)}`.",
     e.WaitTimeoutError: lambda exc: (
-        f"The job is still running: `cortex-tune jobs wait {_job_id(exc)}` again, or "
-        f"`cortex-tune jobs cancel {_job_id(exc)}`."
+        f"The {_noun(exc)} is still running: `cortex-tune {_noun(exc)}s wait {_job_id(exc)}` "
+        f"again, or `cortex-tune {_noun(exc)}s cancel {_job_id(exc)}`."
+    ),
+    e.RunNotFoundError: lambda _: (
+        "Check the id (run_...) with `cortex-tune runs list`, and that --table names the runs "
+        "table the run was recorded in."
+    ),
+    e.RunFailedError: lambda exc: (
+        f"See why with `cortex-tune runs describe {_job_id(exc)}`; answered rows stay in the "
+        "results table, and running the same work again answers the rest."
+    ),
+    e.RunCancelledError: lambda _: (
+        "Rows already answered stay in the results table; running the same work again answers "
+        "the rest."
+    ),
+    e.RunConflictError: lambda _: (
+        "Another process is starting the same work right now: wait for its run "
+        "(`cortex-tune runs list`, then `cortex-tune runs wait ID`) instead of starting it again."
     ),
 }
 

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from cortex_tune._backends.base import Backend, Result
+from cortex_tune._backends.base import AsyncBackend, Backend, Result, StatementStatus
 from cortex_tune._client_batch import BatchMethods
 from cortex_tune._client_inference import InferenceMethods, _is_conversation
-from cortex_tune._constants import POLL_MIN
+from cortex_tune._constants import POLL_MIN, RUNS_TABLE
 from cortex_tune._datasets import Datasets
 from cortex_tune._deprecation import warn_for
 from cortex_tune._errors import (
@@ -25,6 +25,7 @@ from cortex_tune._finetune import FineTune
 from cortex_tune._reconcile import run_once
 from cortex_tune._rest import RestMethods, RestSettings, Transport
 from cortex_tune._retry import RetryPolicy, call_with_retries
+from cortex_tune._runs import Runs
 from cortex_tune._statement import Generation, Kind, kind_of, mark
 from cortex_tune.sql import PromptInput, Statement, new_marker
 
@@ -72,6 +73,10 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
             configured. ``"sql"`` or ``"rest"`` force one (also per call).
         rest: The REST endpoint and credential (``connect`` derives them from the same
             connection settings), or connector-style parameters for them.
+        runs_table: Where runs (complete_table, evaluate, compare) are recorded:
+            ``CORTEX_TUNE_RUNS`` in the session's current schema by default, or a qualified
+            name; every process that should find the runs must use the same. None records
+            nothing: those calls then run synchronously, as statements of this client only.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
         secrets: Sequence[str] = (),
         transport: Transport = "auto",
         rest: RestSettings | Mapping[str, Any] | None = None,
+        runs_table: str | None = RUNS_TABLE,
     ) -> None:
         self._init_rest(transport, rest)
         if functions not in ("auto", "ai", "legacy"):
@@ -111,6 +117,8 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
         """Fine-tuning jobs: create, list, describe, cancel, wait, check."""
         self.datasets = Datasets(self)
         """Training data into tables: load, from_s3, split."""
+        self.runs = Runs(self, runs_table)
+        """Long warehouse work recorded in the runs table: list, describe, wait, cancel."""
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -197,6 +205,7 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
             secrets=self._secrets,
             transport=self._transport_mode,
             rest=self._rest_settings,
+            runs_table=self.runs.table,
         )
 
     @property
@@ -277,6 +286,41 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
             (time.perf_counter() - started) * 1000,
         )
         return result
+
+    @property
+    def _can_submit(self) -> bool:
+        """Whether the backend runs statements asynchronously (``execute_async``)."""
+        return isinstance(self._backend, AsyncBackend)
+
+    def _submit(self, statement: Statement) -> str:
+        """Submit ``statement`` to run on its own, once, and return its query id: traced,
+        logged, errors translated. The caller recovers a lost answer (by the statement's
+        marker in the query history), as runs do."""
+        backend: Any = self._backend
+        if self._tracer is not None:
+            self._tracer(statement.sql, statement.params)
+        try:
+            query_id = str(backend.submit(statement))
+        except Exception as exc:
+            error = translate(exc, op=statement.op)
+            error._redact(self._secrets)
+            raise error from (None if error is exc else exc)
+        log.debug("op=%s submitted query_id=%s", statement.op, query_id)
+        return query_id
+
+    def _status(self, query_id: str, op: str) -> StatementStatus:
+        """The status of a submitted statement: a read, retried within the retry policy."""
+        backend: Any = self._backend
+
+        def ask() -> StatementStatus:
+            try:
+                return backend.status(query_id)  # type: ignore[no-any-return]
+            except Exception as exc:
+                error = translate(exc, op=op)
+                error._redact(self._secrets)
+                raise error from (None if error is exc else exc)
+
+        return call_with_retries(ask, policy=self._retry, clock=self._now, sleep=self._sleep)
 
     def _stream(self, statement: Statement, *, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         """Run ``statement`` and yield its rows as dicts, ``batch_size`` at a time.
@@ -361,3 +405,4 @@ class _ClientOptions:
     retry: RetryPolicy | None = None
     tracer: Tracer | None = None
     poll_min: float = POLL_MIN
+    runs_table: str | None = RUNS_TABLE

@@ -42,3 +42,28 @@ RECONCILE_WAIT: Final = 900.0
 
 #: Roughly how many characters make one token, for estimates when no tokenizer is asked for.
 CHARS_PER_TOKEN: Final = 4.0
+
+#: The table that records runs (long warehouse work), in the session's current schema unless
+#: the client is given a qualified name.
+RUNS_TABLE: Final = "CORTEX_TUNE_RUNS"
+#: complete_table: key partitions run as concurrent statements on a large table. A warehouse
+#: runs 8 statements at once by default (MAX_CONCURRENCY_LEVEL) and queues the rest; 4 leaves
+#: room for other work on a single-cluster warehouse.
+PARALLEL_DEFAULT: Final = 4
+#: complete_table: the most concurrent statements one run may have.
+PARALLEL_MAX: Final = 32
+#: complete_table: tables with fewer rows to answer run as one statement by default.
+SPLIT_ROWS: Final = 10_000
+#: complete_table: the small statement (the probe) that ends early and times the rest of a run,
+#: so that waiting knows when to look again: about 1/PROBE_SHARE of a lane's rows, between
+#: PROBE_ROWS_MIN and PROBE_ROWS, for runs of at least PROBE_RUN_ROWS rows.
+PROBE_SHARE: Final = 200
+PROBE_ROWS_MIN: Final = 5
+PROBE_ROWS: Final = 100
+PROBE_RUN_ROWS: Final = 1_000
+#: Seconds a run's statement may stay claimed without a query id before another client looks
+#: for it in its session's query history (and, not finding it, takes it as never sent).
+CLAIM_GRACE: Final = 60.0
+#: Seconds a recorded query id may stay unknown to Snowflake (NO_DATA) before its session's
+#: query history is searched for it.
+NO_DATA_GRACE: Final = 30.0

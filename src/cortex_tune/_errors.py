@@ -23,16 +23,20 @@
     │   ├── PermissionDeniedError       missing CORTEX_USER / CREATE MODEL / USAGE
     │   ├── NoWarehouseError            no warehouse is in use
     │   ├── ObjectNotFoundError         a table, schema or database is missing or not visible
-    │   │   └── JobNotFoundError        no fine-tuning job with that id, however it is spelled
-    │   │       └── JobVanishedError    a job seen earlier is gone (garbage collected)
+    │   │   ├── JobNotFoundError        no fine-tuning job with that id, however it is spelled
+    │   │   │   └── JobVanishedError    a job seen earlier is gone (garbage collected)
+    │   │   └── RunNotFoundError        no run with that id in the runs table
     │   ├── UnknownFunctionError        the account lacks a function (e.g. AI_COMPLETE)
     │   └── TrainingDataError           training data Cortex would refuse
     │       └── PreflightError          create()'s check found it first; no job was created
     ├── ResponseParseError              Cortex answered something cortex-tune cannot parse
     ├── AmbiguousCreateError            a CREATE may or may not have run, and no job proves either
     ├── StatementMayHaveRunError        a write's answer was lost and its query history cannot tell
+    ├── RunConflictError                another client keeps starting the same run's statements
     ├── JobFailedError                  wait(raise_on_error=True) saw ERROR
-    │   └── JobCancelledError           ... or CANCELLED
+    │   ├── JobCancelledError           ... or CANCELLED
+    │   │   └── RunCancelledError       runs.wait(raise_on_error=True) saw CANCELLED
+    │   └── RunFailedError              runs.wait(raise_on_error=True) saw FAILED
     ├── ToolLoopError                   run_tools() reached its step limit (_rest)
     └── WaitTimeoutError                wait() ran out of time (the job goes on)
 
@@ -51,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cortex_tune._models import FineTuneJob
     from cortex_tune._preflight import PreflightReport
+    from cortex_tune._runs.models import Run
 
 
 class CortexError(Exception):
@@ -291,6 +296,15 @@ class JobVanishedError(JobNotFoundError):
     )
 
 
+class RunNotFoundError(ObjectNotFoundError):
+    """No run has that id in the runs table (or the runs table does not exist)."""
+
+    default_hint = (
+        "Check the id (run_...) against cx.runs.list() / `cortex-tune runs list`, and that the "
+        "client reads the same runs table (Cortex(runs_table=...), `runs --table`)."
+    )
+
+
 class UnknownFunctionError(QueryError):
     """The account does not offer a SQL function cortex-tune called."""
 
@@ -400,7 +414,7 @@ class JobFailedError(CortexError):
         "new job; a failed job is not resumed."
     )
 
-    def __init__(self, message: str, *, job: FineTuneJob, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, job: FineTuneJob | Run, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.job = job
 
@@ -409,6 +423,34 @@ class JobCancelledError(JobFailedError):
     """wait(raise_on_error=True) saw the job end CANCELLED."""
 
     default_hint = "The job was cancelled; create a new job to train again."
+
+
+class RunFailedError(JobFailedError):
+    """runs.wait(raise_on_error=True) saw the run end FAILED (``job`` is the :class:`Run`)."""
+
+    default_hint = (
+        "run.error says why; the rows that were answered stay in the results table, and running "
+        "the same call again answers the rest."
+    )
+
+
+class RunCancelledError(JobCancelledError):
+    """runs.wait(raise_on_error=True) saw the run end CANCELLED (``job`` is the :class:`Run`)."""
+
+    default_hint = (
+        "The run was cancelled; rows already answered stay, and running the same call again "
+        "answers the rest."
+    )
+
+
+class RunConflictError(CortexError):
+    """Another client kept claiming the statements of the same run while this one tried to;
+    nothing was sent twice."""
+
+    default_hint = (
+        "Another process is starting the same work right now: wait for its run "
+        "(cx.runs.list(), `cortex-tune runs list`) instead of starting it again."
+    )
 
 
 class WaitTimeoutError(CortexError, TimeoutError):
@@ -420,7 +462,7 @@ class WaitTimeoutError(CortexError, TimeoutError):
 
     default_hint = "The job is still running: call wait() again, or cancel() it."
 
-    def __init__(self, message: str, *, job: FineTuneJob, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, job: FineTuneJob | Run, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.job = job
 

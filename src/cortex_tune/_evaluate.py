@@ -128,9 +128,15 @@ def evaluate_sql(
 
 
 def evaluate(cx: Cortex, model: str, data: str | TrainingData, *, metric: Metric) -> EvalReport:
-    """See :meth:`Cortex.evaluate`."""
+    """See :meth:`Cortex.evaluate` (the statement run in the client's session, not recorded)."""
     generation: Generation = "legacy" if cx._functions == "legacy" else "ai"
     rows = cx._execute(evaluate_sql(model, data, metric=metric, functions=generation)).rows
+    return report_from_rows(model, metric, rows)
+
+
+def report_from_rows(model: str, metric: Metric, rows: list[tuple[Any, ...]]) -> EvalReport:
+    """The report from the rows of :func:`evaluate_sql` (PROMPT, COMPLETION, RESPONSE, ERROR,
+    TOKENS, CORRECT), however they were read (directly, or by query id)."""
     results = []
     tokens = 0
     for prompt, expected, predicted, error, used, correct in rows:

@@ -59,6 +59,10 @@ class _Bar:
 
     def update(self, job: FineTuneJob) -> None:
         status = job.status_raw or job.status.value
+        rows = getattr(job, "rows_todo", None)  # a run: rows done of rows to do, and tokens
+        if rows:
+            tokens = getattr(job, "tokens", 0)
+            status += f" {getattr(job, 'rows_done', 0):,}/{rows:,} rows, {tokens:,} tokens"
         self.bar.set_description_str(f"{job.id[:16]} {status}")
         target = 100 if job.succeeded else int(job.progress * 100)
         if target > self.bar.n:

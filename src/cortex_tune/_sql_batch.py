@@ -216,11 +216,14 @@ def complete_table_sql(
     options: Mapping[str, Any] | None = None,
     functions: Generation = "ai",
     limit: int | None = None,
+    where: tuple[str, tuple[Param, ...]] = ("", ()),
 ) -> Statement:
     """INSERT INTO ``into`` the answers for rows of ``source`` whose key is not there yet.
 
     The rows are chosen (and limited) first, then COMPLETE runs on just those, so a limit
     bounds the cost. Answers, errors and tokens are taken apart in SQL (:func:`read_answers`).
+    ``where`` narrows the rows chosen further: a condition over the source row ``s`` (a key
+    partition, the run's claim) and its bound values.
     """
     require_text(model, "model")
     validate_name(into, what="table name")
@@ -228,11 +231,13 @@ def complete_table_sql(
     opts = dict(options or {})
     prompt_sql, prompt_params = prompt_expression(prompt)
     call, values = _function_call(functions, "u.CT_PROMPT", opts)
+    narrow, narrow_params = where
     pick = (
         f"SELECT * FROM ({source_query(source)}) s WHERE s.{k} IS NOT NULL "  # noqa: S608
-        f"AND s.{k} NOT IN (SELECT {k} FROM {into} WHERE {k} IS NOT NULL) ORDER BY s.{k}"
+        f"AND s.{k} NOT IN (SELECT {k} FROM {into} WHERE {k} IS NOT NULL)"
+        f"{f' AND {narrow}' if narrow else ''} ORDER BY s.{k}"
     )
-    params: list[Param] = [model, *values, *prompt_params]
+    params: list[Param] = [model, *values, *prompt_params, *narrow_params]
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be a positive integer, not {limit!r}")
@@ -248,6 +253,25 @@ def complete_table_sql(
         f"SELECT {k}, RESPONSE, ERROR, TOKENS FROM ({read})"
     )
     return Statement(sql, tuple(params), "complete_table")
+
+
+def remaining_keys_sql(
+    *, source: str, into: str, key: str, lanes: tuple[str, tuple[Param, ...]] | None = None
+) -> Statement:
+    """How many rows of ``source`` have a key not yet in ``into``: in all, or per lane when
+    ``lanes`` gives an expression over the source row ``s`` (and its values) naming each
+    row's lane (rows ``LANE, COUNT``)."""
+    validate_name(into, what="table name")
+    k = quote_column(key)
+    pick = (
+        f"FROM ({source_query(source)}) s WHERE s.{k} IS NOT NULL "  # noqa: S608
+        f"AND s.{k} NOT IN (SELECT {k} FROM {into} WHERE {k} IS NOT NULL)"
+    )
+    if lanes is None:
+        return Statement(f"SELECT COUNT(*) {pick}", (), "complete_table.count")
+    expression, params = lanes
+    sql = f"SELECT {expression} AS LANE, COUNT(*) {pick} GROUP BY 1"
+    return Statement(sql, params, "complete_table.count")
 
 
 def table_summary_sql(into: str) -> Statement:

@@ -94,6 +94,7 @@ KINDS: dict[str, Kind] = {
     "complete_table.create": Kind.IDEMPOTENT,  # CREATE TABLE IF NOT EXISTS
     "complete_table.retry": Kind.IDEMPOTENT,  # DELETE the failed rows
     "complete_table.summary": Kind.READ,
+    "complete_table.count": Kind.READ,
     "read_table": Kind.READ,
     # datasets.load
     "datasets.stage": Kind.IDEMPOTENT,  # CREATE TEMPORARY STAGE IF NOT EXISTS
@@ -109,6 +110,15 @@ KINDS: dict[str, Kind] = {
     # pipelines: CREATE OR REPLACE TABLE ... AS SELECT, and counts
     "pipeline.data": Kind.IDEMPOTENT,
     "pipeline.evaluate": Kind.READ,
+    # runs: the runs table's own writes are idempotent (a claim inserts its marker once, an
+    # update sets fixed values on one marker's row); cancelling twice leaves it cancelled
+    "runs.create": Kind.IDEMPOTENT,
+    "runs.claim": Kind.IDEMPOTENT,
+    "runs.update": Kind.IDEMPOTENT,
+    "runs.read": Kind.READ,
+    "runs.context": Kind.READ,
+    "runs.history": Kind.READ,
+    "runs.cancel": Kind.IDEMPOTENT,
     # checks and reconciliation itself
     "doctor": Kind.READ,
     "preflight": Kind.READ,

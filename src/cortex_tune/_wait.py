@@ -68,7 +68,11 @@ class PollSchedule:
         return min(delay, self.max_interval)
 
     def _eta(self, job: FineTuneJob, elapsed: float) -> float | None:
-        if job.status is not JobStatus.IN_PROGRESS or not 0 < job.progress < 1:
+        # A run (cortex_tune._runs) says so itself; a job is in progress in IN_PROGRESS.
+        running = getattr(job, "in_progress", None)
+        if running is None:
+            running = job.status is JobStatus.IN_PROGRESS
+        if not running or not 0 < job.progress < 1:
             return None
         if self._anchor is None or job.progress < self._anchor[1]:
             self._anchor = (elapsed, job.progress)

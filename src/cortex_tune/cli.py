@@ -10,9 +10,9 @@ Exit codes a script can rely on:
 1     any other error (a query Snowflake refused, a bad answer)
 2     usage error: bad options or arguments, values out of range
       (``--temperature 5``, ``--max-tokens 0`` or ``8193``), several SQL statements
-3     the job ended in ERROR
-4     the job was CANCELLED
-5     ``jobs wait`` / ``create --wait`` timed out (the job goes on)
+3     the job ended in ERROR (the run FAILED)
+4     the job (the run) was CANCELLED
+5     ``jobs wait`` / ``create --wait`` / ``runs wait`` timed out (the job, the run goes on)
 6     the preflight check found errors
 7     cannot connect or log in
 130   interrupted (Ctrl-C)
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from cortex_tune import _cli_chat
+from cortex_tune import _cli_chat, _cli_runs
 from cortex_tune._cli_args import Settings
 from cortex_tune._cli_core import (
     EXIT_CHECK,
@@ -370,6 +370,7 @@ def version(ctx: typer.Context) -> None:
 
 
 _cli_chat.register(app)
+_cli_runs.register(app)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -93,9 +93,18 @@ def label(
     prefix: str,
     **options: Any,
 ) -> TableRunSummary:
-    """Answer every source row with the teacher into ``<prefix>_LABELS`` (resumable)."""
+    """Answer every source row with the teacher into ``<prefix>_LABELS`` (resumable).
+
+    A run (see ``cx.runs``): if an earlier call's labelling still runs in Snowflake, this
+    one attaches to it. ``options`` go to :meth:`Cortex.complete_table` (``parallel``,
+    ``limit``, ...); to start the labelling and return, call ``cx.complete_table`` with
+    ``wait=False`` and the table ``<prefix>_LABELS``.
+    """
     labels, _, _ = _tables(prefix)
-    return cx.complete_table(teacher, source=source, into=labels, key=key, prompt=prompt, **options)
+    summary: TableRunSummary = cx.complete_table(
+        teacher, source=source, into=labels, key=key, prompt=prompt, wait=True, **options
+    )
+    return summary
 
 
 def _labelled_source(source: str, key: str, input: str, labels: str) -> str:

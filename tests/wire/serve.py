@@ -22,6 +22,11 @@ Control API (JSON in, JSON out):
 - ``POST /dedupe`` ``{"on": false}``: switch the server's deduplication of resubmitted
   request ids, where the fault injector has it (``"supported"`` in the answer says so).
 - ``POST /renewal`` ``{"accept": true}``: grant session-token renewals (refused by default).
+- ``POST /held`` ``{"pause": 0.25}``: a model ``held`` that takes ``pause`` seconds to answer
+  each row (a fixed per-row cost, so that statements run long enough to be attached to or
+  cancelled); ``{}`` holds every answer until ``{"release": true}``.
+- ``GET /statements?sql=...``: the statements the server ran or runs whose text contains
+  ``sql`` (query id, status, whether a cancel was asked for, rows).
 - ``GET /state``: jobs (id, name, status, training data), tables, unused faults, proxy counts.
 - ``GET /requests?path=...&sql=...``: the requests the server saw (no login bodies).
 - ``GET /config``: what a client needs to log in (the tier's made-up credentials).
@@ -31,9 +36,11 @@ Control API (JSON in, JSON out):
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,6 +59,8 @@ from wire_server import (
     WireServer,
     server_tables,
 )
+
+from cortex_tune._emulator.models import ModelRequest
 
 #: The fault builders a client may name in ``POST /arm``.
 BUILDERS: dict[str, Callable[..., Fault]] = {
@@ -119,6 +128,7 @@ class Control:
     def __init__(self, wire: WireServer) -> None:
         self.wire = wire
         self.stopped = threading.Event()
+        self.release = threading.Event()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         wire = self.wire
@@ -142,10 +152,29 @@ class Control:
         if path == "/renewal":
             wire.injector.renew_token = _renew if body.get("accept") else None
             return {"ok": True}
+        if path == "/held":
+            return self._held(body)
         if path == "/shutdown":
             self.stopped.set()
             return {"ok": True}
         raise KeyError(path)
+
+    def _held(self, body: dict[str, Any]) -> Any:
+        if body.get("release"):
+            self.release.set()
+            return {"ok": True}
+        self.release = release = threading.Event()
+        pause = body.get("pause")
+
+        def held(request: ModelRequest) -> str:
+            if pause is not None:
+                time.sleep(float(pause))
+            else:
+                assert release.wait(timeout=120), "the test never released the model"
+            return f"ans:{request.prompt}"
+
+        self.wire.emulator.register_model("held", held)
+        return {"ok": True}
 
     def get(self, path: str, query: dict[str, str]) -> Any:
         wire = self.wire
@@ -169,6 +198,17 @@ class Control:
             }
         if path == "/secrets":
             return wire.secrets()
+        if path == "/statements":
+            return [
+                {
+                    "query_id": r.query_id,
+                    "status": r.status,
+                    "running": r.running,
+                    "cancel_requested": r.cancel_requested,
+                    "rows": r.rows_produced,
+                }
+                for r in wire.engine.history.matching(query.get("sql", ""))
+            ]
         raise KeyError(path)
 
     def _proxy(self, body: dict[str, Any]) -> Any:
@@ -264,6 +304,10 @@ def main() -> None:
         threading.Thread(target=watch_stdin, name="wire stdin", daemon=True).start()
         ports = {"control": http.server_address[1], "snowflake": wire.proxy.port}
         print(json.dumps(ports), flush=True)
+        # Nothing reads our stdout after that line: whatever else is written there (uvicorn's
+        # access log goes to stdout) would fill the pipe and then block the server's event
+        # loop. From here on, stdout is the log (stderr).
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         try:
             control.stopped.wait()
         finally:

@@ -150,7 +150,8 @@ CASES: dict[str, Case] = {
         "INSERT INTO WOUT",
         lambda cx, tmp: cx.complete_table("counted", source="WSRC", into="WOUT", key="ID"),
         _table("WOUT", "ID, RESPONSE", ANSWERS),
-        _source,
+        # a table with every key answered sends no statement at all: start from none
+        lambda cx, tmp: (_source(cx, tmp), cx.sql("DROP TABLE IF EXISTS WOUT")),
         paid=len(PROMPTS),
     ),
     "complete_many": Case(

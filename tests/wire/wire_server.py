@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from wire_async import AsyncQueries
 from wire_faults import FaultInjector, TcpProxy
 
 from cortex_tune import Cortex, FineTuneJob, RetryPolicy
@@ -138,7 +139,8 @@ class WireServer:
         self._stack.callback(setattr, module, "shared_fs", saved_fs)
         self._stack.callback(setattr, module, "app", saved_app)
         module.shared_fs = engine.fs
-        self.injector = FaultInjector(saved_app)
+        self.asynchronous = AsyncQueries(saved_app, module.sessions.get, lambda: engine)
+        self.injector = FaultInjector(self.asynchronous)
         self.injector.login_check = self._check_login
         module.app = self.injector
         self._stack.callback(self._close_sessions)

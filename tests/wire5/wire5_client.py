@@ -118,6 +118,17 @@ class Wire:
         """Switch the server's deduplication of resubmits (``{"supported", "on"}``)."""
         return dict(self._call("POST", "/dedupe", {} if on is None else {"on": on}))
 
+    def hold(self, *, pause: float | None = None, release: bool = False) -> None:
+        """A model ``held`` taking ``pause`` seconds a row (or answering once released)."""
+        body: dict[str, Any] = {"release": release}
+        if pause is not None:
+            body["pause"] = pause
+        self._call("POST", "/held", body)
+
+    def statements(self, sql: str) -> list[dict[str, Any]]:
+        """The statements the server ran or runs whose text contains ``sql``."""
+        return list(self._call("GET", "/statements?" + urlencode({"sql": sql})))
+
     def state(self) -> dict[str, Any]:
         return dict(self._call("GET", "/state"))
 

@@ -103,6 +103,8 @@ class CortexCursor(FakeSnowflakeCursor):
     whose statements are recorded in the engine's query history (see ``_history_sql``)."""
 
     _conn: CortexConnection
+    #: The history record of a statement submitted asynchronously, for its execution to use.
+    reserved: Any = None
 
     def _transform(self, expression: Any, params: Any) -> Any:
         expression = _history_sql.transform(expression, self._conn)
@@ -127,6 +129,7 @@ class CortexCursor(FakeSnowflakeCursor):
 
     def _execute_cortex(self, command: str, params: Any, *args: Any, **kwargs: Any) -> Any:
         self._refuse_binds(command, params if params is not None else kwargs.get("binding_params"))
+        command, params, kwargs = _history_sql.cancel_query(self._conn, command, params, kwargs)
         command, params, kwargs = show_from_account(self._conn, command, params, kwargs)
         try:
             return super().execute(command, params, *args, **kwargs)

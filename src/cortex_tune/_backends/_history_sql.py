@@ -11,7 +11,12 @@ Every statement a session runs through the engine is recorded in the engine's
   statements are included; the unqualified ``INFORMATION_SCHEMA.`` form needs a current database;
 - ``CURRENT_SESSION()`` is the session's id, as text;
 - ``SELECT * FROM TABLE(RESULT_SCAN('<query id>'))`` reads any kept result, from any session
-  (fakesnow supports that form; the engine keeps results beyond fakesnow's per-call cache).
+  (fakesnow supports that form; the engine keeps results beyond fakesnow's per-call cache);
+- ``SELECT SYSTEM$CANCEL_QUERY('<query id>')`` interrupts a running statement of any session and
+  answers ``query [<id>] terminated.``, as documented
+  (https://docs.snowflake.com/en/sql-reference/functions/system_cancel_query). The documentation
+  does not say what it answers for a statement that is not running; the emulator raises the
+  error Snowflake is reported to raise, ``Identified SQL statement is not currently executing.``
 
 This module imports fakesnow through the engine; only the engine imports it.
 """
@@ -26,9 +31,19 @@ from typing import Any
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 
-from cortex_tune._emulator.history import COLUMNS, QueryHistory, QueryRecord
+from cortex_tune._emulator.history import (
+    CANCELED_CODE,
+    CANCELED_MESSAGE,
+    COLUMNS,
+    QueryHistory,
+    QueryRecord,
+)
 
 _FUNCTION = "QUERY_HISTORY_BY_SESSION"
+_CANCEL = re.compile(
+    r"\s*SELECT\s+SYSTEM\$CANCEL_QUERY\s*\(\s*(\?|'[^']*')\s*\)\s*(?:/\*.*?\*/\s*)?;?\s*",
+    re.I | re.S,
+)
 _RESULT_SCAN = re.compile(r"RESULT_SCAN\s*\(\s*'([^']*)'\s*\)", re.I)
 _DUCK_TYPES = {"VARCHAR": "VARCHAR", "NUMBER": "BIGINT", "TIMESTAMP_LTZ": "TIMESTAMPTZ"}
 _ARGUMENTS = {
@@ -49,17 +64,54 @@ def run_recorded(cursor: Any, command: str, run: Callable[[], Any]) -> Any:
     """
     conn = cursor._conn
     history: QueryHistory = conn.history
-    record = history.start(conn.session_id, command, conn.database, conn.schema)
+    # A statement submitted asynchronously was recorded (RUNNING) when it was submitted.
+    record: QueryRecord | None = getattr(cursor, "reserved", None)
+    cursor.reserved = None
+    if record is None:
+        record = history.start(conn.session_id, command, conn.database, conn.schema)
     _restore_results(command, conn.results_cache, history)
+    record.interrupt = cursor._duck_conn.interrupt
     try:
+        if record.cancel_requested:  # cancelled before it started
+            raise _canceled()
         value = run()
     except Exception as exc:
         history.fail(record, code=getattr(exc, "errno", None), message=_message(exc))
+        if record.cancel_requested and getattr(exc, "errno", None) != CANCELED_CODE:
+            canceled = _canceled()  # DuckDB's interruption, as Snowflake reports a cancel
+            canceled.sfqid = record.query_id
+            raise canceled from None
         if hasattr(exc, "sfqid"):
             exc.sfqid = record.query_id
         raise
     _keep_result(cursor, record, history)
     return value
+
+
+def _canceled() -> ProgrammingError:
+    return ProgrammingError(msg=CANCELED_MESSAGE, errno=CANCELED_CODE, sqlstate="57014")
+
+
+def cancel_query(
+    conn: Any, command: str, params: Any, kwargs: dict[str, Any]
+) -> tuple[str, Any, dict[str, Any]]:
+    """``SELECT SYSTEM$CANCEL_QUERY(...)`` carried out, as a SELECT of its answer; any other
+    statement is returned unchanged."""
+    match = _CANCEL.fullmatch(command)
+    if match is None:
+        return command, params, kwargs
+    bound = params if params is not None else kwargs.get("binding_params")
+    argument = match.group(1)
+    query_id = str((bound or [None])[0]) if argument == "?" else argument[1:-1]
+    history: QueryHistory = conn.history
+    if not history.cancel(query_id):
+        raise ProgrammingError(
+            msg="Identified SQL statement is not currently executing.",
+            errno=605,
+            sqlstate="57014",
+        )
+    rest = {k: v for k, v in kwargs.items() if k != "binding_params"}
+    return 'SELECT ? AS "SYSTEM$CANCEL_QUERY"', [f"query [{query_id}] terminated."], rest
 
 
 def _message(exc: BaseException) -> str:

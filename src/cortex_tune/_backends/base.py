@@ -1,4 +1,5 @@
-"""The Backend protocol: one method that runs one statement."""
+"""The Backend protocol: one method that runs one statement; and, for backends that can, statements
+submitted asynchronously (:class:`AsyncBackend`)."""
 
 from __future__ import annotations
 
@@ -37,4 +38,69 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release what the backend opened (never a connection the caller owns)."""
+        ...
+
+
+#: Statuses of a statement that has not ended, as the connector names them (QueryStatus):
+#: the connector's own ``is_still_running`` list, with RESTARTED (in neither of its lists) and
+#: ABORTING (being cancelled: it has not ended, and must not be taken as over yet).
+RUNNING_STATUSES = frozenset(
+    {
+        "RUNNING",
+        "QUEUED",
+        "RESUMING_WAREHOUSE",
+        "QUEUED_REPARING_WAREHOUSE",
+        "BLOCKED",
+        "RESTARTED",
+        "ABORTING",
+    }
+)
+#: Statuses of a statement that ended in failure (the connector's ``is_an_error`` list, but
+#: ABORTING); DISCONNECTED "will change to FAILED_WITH_ERROR soon".
+FAILED_STATUSES = frozenset(
+    {"FAILED_WITH_ERROR", "ABORTED", "FAILED_WITH_INCIDENT", "DISCONNECTED"}
+)
+
+
+@dataclass(frozen=True)
+class StatementStatus:
+    """What Snowflake says of a statement submitted asynchronously (``get_query_status``).
+
+    Attributes:
+        name: The connector's QueryStatus name, e.g. ``RUNNING``, ``SUCCESS``, ``NO_DATA``.
+    """
+
+    name: str
+
+    @property
+    def succeeded(self) -> bool:
+        """The statement ended well."""
+        return self.name == "SUCCESS"
+
+    @property
+    def failed(self) -> bool:
+        """The statement ended in failure (or was cancelled)."""
+        return self.name in FAILED_STATUSES
+
+    @property
+    def running(self) -> bool:
+        """The statement has not ended (queued, running, being cancelled, ...)."""
+        return self.name in RUNNING_STATUSES
+
+    @property
+    def unknown(self) -> bool:
+        """Snowflake knows nothing of it (yet): NO_DATA, or a status this version does not know."""
+        return not (self.succeeded or self.failed or self.running)
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """A backend that can also submit a statement and return at once (``execute_async``)."""
+
+    def submit(self, statement: Statement) -> str:
+        """Submit ``statement`` to run on its own; return its query id at once."""
+        ...
+
+    def status(self, query_id: str) -> StatementStatus:
+        """The status of a statement submitted earlier, by this client or any other."""
         ...

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._backends.base import Result
+from cortex_tune._backends.base import Result, StatementStatus
 from cortex_tune._emulator import Emulator, Responder
 from cortex_tune._emulator.account import Account
 from cortex_tune._errors import ConfigurationError
@@ -139,10 +139,13 @@ class LocalBackend:
         # Weak, so that the finalizer below does not keep the connections (and through them
         # this backend) alive; each connection keeps its backend alive instead.
         self._connections: weakref.WeakSet[CortexConnection] = weakref.WeakSet()
+        self._submitted: list[tuple[str, threading.Thread]] = []
         self._lock = threading.Lock()
         # Closing on collection frees the tables and the engine for reuse even when close()
         # is never called; the engine itself stays referenced (see _engine._ENGINES).
-        self._finalizer = weakref.finalize(self, _shutdown, self._engine, self._connections)
+        self._finalizer = weakref.finalize(
+            self, _shutdown, self._engine, self._connections, self._submitted
+        )
         # At interpreter exit the engines are closed wholesale (see _engine._close_engines).
         self._finalizer.atexit = False
 
@@ -184,6 +187,31 @@ class LocalBackend:
                 yield columns, [tuple(row) for row in rows]
         finally:
             self._engine.fs.results_cache.pop(cursor.sfqid or "", None)
+
+    def submit(self, statement: Statement) -> str:
+        """Start one statement on its own and return its query id at once (``execute_async``).
+
+        It runs on a session of its own but shows in this thread's session's query history,
+        RUNNING from the moment its id is returned; :meth:`status` reads how it is doing, and
+        ``SYSTEM$CANCEL_QUERY`` stops it. The emulator's warehouse is this process: closing
+        the backend (or ending the process) cancels what still runs.
+        """
+        from cortex_tune._backends import _engine_async
+
+        query_id, thread = _engine_async.submit(
+            self._engine, self._session(), statement.sql, list(statement.params) or None
+        )
+        with self._lock:
+            self._submitted[:] = [(q, t) for q, t in self._submitted if t.is_alive()]
+            self._submitted.append((query_id, thread))
+        return query_id
+
+    def status(self, query_id: str) -> StatementStatus:
+        """The status of a statement (of any session of this engine) by its query id:
+        RUNNING, ABORTING, SUCCESS, FAILED_WITH_ERROR, or NO_DATA when the id is unknown."""
+        from cortex_tune._backends import _engine_async
+
+        return StatementStatus(_engine_async.status(self._engine.history, query_id))
 
     def connection(self) -> Any:
         """A new PEP 249 connection (qmark paramstyle) for your own SQL, e.g. worksheet SQL.
@@ -255,7 +283,20 @@ def _columns(cursor: Any) -> list[str]:
     return list(_engine_module().result_columns(cursor))
 
 
-def _shutdown(engine: Engine, connections: weakref.WeakSet[CortexConnection]) -> None:
+#: Seconds closing waits for cancelled statements to stop before releasing the engine.
+_STOP_WAIT = 30.0
+
+
+def _shutdown(
+    engine: Engine,
+    connections: weakref.WeakSet[CortexConnection],
+    submitted: list[tuple[str, threading.Thread]],
+) -> None:
+    for query_id, thread in list(submitted):
+        if thread.is_alive():
+            engine.history.cancel(query_id)
+    for _, thread in list(submitted):
+        thread.join(timeout=_STOP_WAIT)
     for conn in list(connections):
         if not conn.is_closed():
             conn.close()

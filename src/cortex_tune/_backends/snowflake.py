@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cortex_tune._backends.base import Result
+from cortex_tune._backends.base import Result, StatementStatus
 from cortex_tune._constants import ATTEMPT_TIMEOUT, LOGIN_TIMEOUT, QUERY_TAG
 from cortex_tune._errors import NO_CONNECTION_HINT, ConnectionFailedError, NetworkError
 from cortex_tune._retry import remaining_budget
@@ -226,6 +226,31 @@ class SnowflakeBackend:
                 yield columns, [tuple(r) for r in rows]
         finally:
             cursor.close()
+
+    def submit(self, statement: Statement) -> str:
+        """Submit one statement with ``cursor.execute_async`` and return its query id at once.
+
+        The statement runs on in Snowflake whatever happens to this client (ABORT_DETACHED_QUERY
+        is FALSE by default), and the connector keeps the session open on ``close()`` while it
+        runs. Its query id is ``cursor.sfqid`` (connector 4.x and 5.x; 5.x also returns it).
+        """
+        cursor = self.connection.cursor()
+        try:
+            sql, kwargs = self._kwargs(cursor, statement)
+            answer = cursor.execute_async(sql, list(statement.params) or None, **kwargs)
+            query_id = cursor.sfqid or (answer or {}).get("queryId")
+        finally:
+            cursor.close()
+        if not query_id:
+            raise NetworkError(
+                "Snowflake accepted the statement but sent no query id", op=statement.op
+            )
+        return str(query_id)
+
+    def status(self, query_id: str) -> StatementStatus:
+        """The status of a statement by its query id (``connection.get_query_status``), from
+        this connection or any other of the same user."""
+        return StatementStatus(self.connection.get_query_status(query_id).name)
 
     def may_resend(self, op: str) -> bool:
         """Whether the connector may send statements of ``op`` again by itself, under the

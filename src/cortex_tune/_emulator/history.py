@@ -10,6 +10,11 @@ runs) and the rows produced. The results of successful statements are kept for `
 (https://docs.snowflake.com/en/sql-reference/functions/result_scan): Snowflake keeps them 24 hours;
 the emulator keeps the most recent ones up to a memory budget.
 
+A running statement can be cancelled (``SYSTEM$CANCEL_QUERY``,
+https://docs.snowflake.com/en/sql-reference/functions/system_cancel_query): the engine that runs
+it registers how to interrupt it; once interrupted it ends ``FAILED_WITH_ERROR`` with the message
+the documentation gives cancelled statements, ``SQL execution canceled``.
+
 Shared by the SQL engine (which exposes it as the table function and ``RESULT_SCAN``) and by
 FakeBackend (which answers cortex-tune's own history statements from it).
 """
@@ -23,7 +28,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Statements kept per session; the table function returns at most 10,000 (its RESULT_LIMIT).
@@ -38,6 +43,12 @@ TEXT_CHARS = 100_000
 RUNNING = "RUNNING"
 SUCCESS = "SUCCESS"
 FAILED = "FAILED_WITH_ERROR"
+#: What the connector's status request says of a statement being cancelled (QueryStatus).
+ABORTING = "ABORTING"
+#: A cancelled statement's error, as Snowflake reports it ("Canceled queries are identified by
+#: their error_message text (SQL execution canceled)", QUERY_HISTORY's usage notes).
+CANCELED_MESSAGE = "SQL execution canceled"
+CANCELED_CODE = 604
 
 #: The documented columns the emulator fills, in this order, with their Snowflake types.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -75,11 +86,22 @@ class QueryRecord:
     error_message: str | None = None
     end_time: float | None = None
     rows_produced: int | None = None
+    #: Interrupts the statement (registered by the engine running it), while it runs.
+    interrupt: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    #: Whether a cancel was asked for: its failure, when it comes, is the cancellation.
+    cancel_requested: bool = False
 
     @property
     def running(self) -> bool:
         """Whether the statement has not ended yet."""
         return self.end_time is None
+
+    @property
+    def status(self) -> str:
+        """The statement's status as the connector's status request names it (QueryStatus)."""
+        if self.running and self.cancel_requested:
+            return ABORTING
+        return self.execution_status
 
     def row(self) -> tuple[Any, ...]:
         """The record in the order of :data:`COLUMNS` (END_TIME is 0, the epoch, while running)."""
@@ -129,11 +151,17 @@ class QueryHistory:
         return next(self._session_ids)
 
     def start(
-        self, session_id: int, text: str, database: str | None = None, schema: str | None = None
+        self,
+        session_id: int,
+        text: str,
+        database: str | None = None,
+        schema: str | None = None,
+        *,
+        query_id: str | None = None,
     ) -> QueryRecord:
-        """Record a statement that starts now (RUNNING)."""
+        """Record a statement that starts now (RUNNING), under a new query id or ``query_id``."""
         record = QueryRecord(
-            query_id=str(uuid.uuid4()),
+            query_id=query_id or str(uuid.uuid4()),
             query_text=text[:TEXT_CHARS],
             session_id=session_id,
             database_name=database,
@@ -155,6 +183,7 @@ class QueryHistory:
             record.rows_produced = rows
             record.execution_status = SUCCESS
             record.end_time = self.clock()
+            record.interrupt = None
             if size <= self.result_bytes:
                 self._results[record.query_id] = (result, size)
                 self._kept += size
@@ -163,12 +192,36 @@ class QueryHistory:
                     self._kept -= dropped
 
     def fail(self, record: QueryRecord, *, code: int | None, message: str) -> None:
-        """The statement ended with an error."""
+        """The statement ended with an error (the cancellation, if one was asked for)."""
         with self._lock:
+            if record.cancel_requested:
+                code, message = CANCELED_CODE, CANCELED_MESSAGE
             record.execution_status = FAILED
             record.error_code = code
             record.error_message = message
             record.end_time = self.clock()
+            record.interrupt = None
+
+    def cancel(self, query_id: str) -> bool:
+        """Ask a running statement to stop; False if no statement of that id is running.
+
+        The statement ends when its engine notices the interruption; until then its status
+        reads ABORTING. A statement that completes first keeps its success.
+        """
+        with self._lock:
+            record = self._by_id.get(query_id)
+            if record is None or not record.running:
+                return False
+            record.cancel_requested = True
+            interrupt = record.interrupt
+        if interrupt is not None:
+            interrupt()
+        return True
+
+    def running(self) -> list[QueryRecord]:
+        """Every statement still running, of any session."""
+        with self._lock:
+            return [r for r in self._by_id.values() if r.running]
 
     def get(self, query_id: str) -> QueryRecord | None:
         """The record of ``query_id``, if kept."""
