@@ -119,6 +119,17 @@ def test_completions_in_both_generations_are_observed(report_data: dict[str, Any
     assert created["C-FT-14"].startswith("training_data is the query as sent, byte for byte")
 
 
+def test_the_asynchronous_statement_probe_reads_what_the_emulator_answers(
+    report_data: dict[str, Any],
+) -> None:
+    probe = _by_name(json.loads(report_data["json"]))["platform.async_statement"]
+    assert probe["status"] == "ok" and probe["facts"]["statuses"][-1] == "SUCCESS"
+    observed = probe["observed"]
+    assert observed["C-ASYNC-02"].endswith("SUCCESS")
+    assert observed["C-ASYNC-05"].endswith("answers a row: 'not currently executing'")
+    assert observed["C-ASYNC-06"] == "its result read by query id: 1 row(s)"
+
+
 def test_the_report_holds_no_secret_prompt_or_answer(report_data: dict[str, Any]) -> None:
     for text in (report_data["json"], report_data["text"]):
         for needle in (SECRET, PROMPT, ANSWER):

@@ -225,3 +225,31 @@ def test_cancelling_a_job_that_already_succeeded_returns_it_as_it_ended(
         assert cx.finetune.wait(job.id, progress=False).succeeded
         cancelled = cx.finetune.cancel(job.id)
     assert cancelled.status.value == "SUCCESS"
+
+
+# -- C-ASYNC-02 / C-ASYNC-05: asynchronous statements ----------------------------------------
+
+
+def test_every_documented_query_status_is_read_as_running_ended_or_unknown() -> None:
+    # QueryStatus (python-connector-api) and SYSTEM$GET_RESULTSET_STATUS's table, which spells
+    # "QUEUED_REPAIRING_WAREHOUSE | The warehouse is being repaired, and the query is queued for
+    # execution." (the connector's enum spells it QUEUED_REPARING_WAREHOUSE).
+    from cortex_tune._backends.base import StatementStatus
+
+    running = ["RUNNING", "QUEUED", "RESUMING_WAREHOUSE", "BLOCKED", "ABORTING", "RESTARTED"]
+    running += ["QUEUED_REPARING_WAREHOUSE", "QUEUED_REPAIRING_WAREHOUSE"]
+    failed = ["FAILED_WITH_ERROR", "FAILED_WITH_INCIDENT", "ABORTED", "DISCONNECTED"]
+    assert [n for n in running if not StatementStatus(n).running] == []
+    assert [n for n in failed if not StatementStatus(n).failed] == []
+    assert StatementStatus("SUCCESS").succeeded
+    assert StatementStatus("NO_DATA").unknown  # "not yet available": never taken as an end
+
+
+def test_cancelling_a_statement_that_ended_answers_a_row_not_an_error(clock: FakeClock) -> None:
+    # SYSTEM$CANCEL_QUERY "Cancels the specified query (or statement) if it is currently
+    # active/running."; for one that is not, Snowflake answers the row its own command line's
+    # tests read back from an account (the emulator raised an error 605).
+    with Cortex(backend=_local(clock), clock=clock.time, sleep=clock.sleep) as cx:
+        ended = cx.backend.execute(Statement("SELECT 1", (), "sql")).query_id
+        answer = cx.sql("SELECT SYSTEM$CANCEL_QUERY(?)", [ended])
+    assert answer == [("Identified SQL statement is not currently executing.",)]

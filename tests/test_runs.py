@@ -21,18 +21,23 @@ from cortex_tune import (
     ConfigurationError,
     Cortex,
     ModelRequest,
+    PermissionDeniedError,
     QueryError,
     Run,
     RunCancelledError,
     RunNotFoundError,
     RunStatus,
+    WaitTimeoutError,
 )
-from cortex_tune._backends.base import StatementStatus
+from cortex_tune._backends.base import Result, StatementStatus
 from cortex_tune._statement import Statement
 
 pytest.importorskip("fakesnow")
 
+from snowflake.connector.errors import ProgrammingError
+
 from cortex_tune._backends.local import LocalBackend
+from cortex_tune.testing import FakeClock
 
 INSERTS = "INSERT INTO OUT "
 
@@ -430,3 +435,168 @@ def test_runs_are_forward_compatible() -> None:
     run = Run.model_validate_json('{"id": "run_1", "status": "PAUSED", "new_field": 3}')
     assert (run.status, run.status_raw, run.is_terminal) == (RunStatus.UNKNOWN, "PAUSED", False)
     assert Run.model_validate_json(run.model_dump_json()).status_raw == "PAUSED"
+
+
+# -- what the documentation leaves open (docs/snowflake-contract.md, ASYNC) ------------------------
+
+
+class StatusSays(LocalBackend):
+    """The emulator, where the status request answers ``answer`` (by the status it would give)
+    and, with ``hide_history``, another user's session history shows nothing."""
+
+    def __init__(self, answer: dict[str, str], *, hide_history: bool = False) -> None:
+        super().__init__()
+        self.answer, self.hide_history = answer, hide_history
+
+    def status(self, query_id: str) -> StatementStatus:
+        real = super().status(query_id)
+        return StatementStatus(self.answer.get(real.name, self.answer.get("*", real.name)))
+
+    def execute(self, statement: Statement) -> Result:
+        if self.hide_history and statement.op == "runs.history":
+            return Result(rows=[], query_id=None, columns=[])
+        return super().execute(statement)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"*": "NO_DATA"}, {"FAILED_WITH_ERROR": "ABORTED"}],
+    ids=["no-data-from-another-session", "cancelled-reads-aborted"],
+)
+def test_a_run_is_settled_from_the_history_whatever_the_status_request_answers(
+    model: Model, answer: dict[str, str]
+) -> None:
+    # C-ASYNC-02: the status of another session's statement may read NO_DATA ("Data about the
+    # statement is not yet available"), and a cancelled one FAILED_WITH_ERROR or ABORTED ("The
+    # query was aborted on the server side."): the query history decides, never the status alone.
+    backend = StatusSays(answer)
+    backend.register_model("counted", model)
+    try:
+        cx = Cortex(backend=backend, poll_min=0.05, owns_backend=False)
+        cx.runs.no_data_grace = 0.0
+        _source(cx, 12)
+        if "*" in answer:
+            assert cx.complete_table("counted", source="SRC", into="OUT", key="ID").rows_done == 12
+            (run,) = cx.runs.list()
+            assert run.status is RunStatus.SUCCEEDED and _answered(cx) == (12, 12)
+            return
+        model.release.clear()
+        run = _table(cx, wait=False)
+        _statement_running(backend)
+        threading.Timer(0.5, model.release.set).start()
+        assert cx.runs.cancel(run.id).status is RunStatus.CANCELLED
+    finally:
+        model.release.set()
+        backend.close()
+
+
+@pytest.mark.parametrize("status", ["answered", "NO_DATA"])
+def test_another_users_statement_whose_history_is_hidden(
+    model: Model, status: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # C-ASYNC-07: QUERY_HISTORY_BY_SESSION shows another user's statements only to a role with
+    # MONITOR or OPERATE on the warehouse; whether the status request answers for them is not
+    # documented. Answered: the run ends from it. Not: the statement is taken as still running,
+    # with a warning naming its user, never as lost.
+    backend = StatusSays({} if status == "answered" else {"*": "NO_DATA"})
+    backend.register_model("counted", model)
+    clock = FakeClock()
+    try:
+        cx = Cortex(backend=backend, poll_min=0.05, owns_backend=False)
+        _source(cx, 8)
+        model.release.clear()
+        run = _table(cx, wait=False)
+        _statement_running(backend)
+        cx.sql("UPDATE CORTEX_TUNE_RUNS SET USER_NAME = 'SOMEONE_ELSE'")
+        backend.hide_history = True
+        model.release.set()
+        _statements_ended(backend)
+        other = Cortex(backend=backend, owns_backend=False, clock=clock.time, sleep=clock.sleep)
+        other.runs.no_data_grace = 0.0
+        if status == "answered":
+            done = other.runs.wait(run.id, timeout=60)
+            assert (done.status, done.rows_done) == (RunStatus.SUCCEEDED, 8)
+            return
+        with pytest.raises(WaitTimeoutError):
+            other.runs.wait(run.id, timeout=60)
+        assert other.runs.describe(run.id).status is RunStatus.RUNNING
+        assert "SOMEONE_ELSE" in caplog.text
+    finally:
+        model.release.set()
+        backend.close()
+
+
+class LateCancel(LocalBackend):
+    """The emulator, where the statement ends between the status request that saw it running
+    and SYSTEM$CANCEL_QUERY; ``refuse`` plays the answer as an error rather than a row."""
+
+    def __init__(self, refuse: bool) -> None:
+        super().__init__()
+        self.refuse, self.cancel_sent = refuse, False
+
+    def status(self, query_id: str) -> StatementStatus:
+        return super().status(query_id) if self.cancel_sent else StatementStatus("RUNNING")
+
+    def execute(self, statement: Statement) -> Result:
+        if "SYSTEM$CANCEL_QUERY" in statement.sql:
+            self.cancel_sent = True
+            if self.refuse:
+                raise ProgrammingError(
+                    msg="Identified SQL statement is not currently executing.",
+                    errno=605,
+                    sqlstate="01000",
+                )
+        return super().execute(statement)
+
+
+@pytest.mark.parametrize("refuse", [False, True], ids=["a-row", "an-error"])
+def test_cancelling_a_statement_that_just_ended_returns_the_run_as_it_ended(
+    model: Model, refuse: bool
+) -> None:
+    # C-ASYNC-05: what SYSTEM$CANCEL_QUERY answers for a statement no longer running is not
+    # documented: a row saying so, or an error. Either way cancel() returns the run as it ended.
+    backend = LateCancel(refuse)
+    backend.register_model("counted", model)
+    try:
+        cx = Cortex(backend=backend, poll_min=0.05, owns_backend=False)
+        _source(cx, 6)
+        run = _table(cx, wait=False)
+        _statements_ended(backend)
+        ended = cx.runs.cancel(run.id)
+        assert backend.cancel_sent
+        assert (ended.status, ended.rows_done) == (RunStatus.SUCCEEDED, 6)
+    finally:
+        backend.close()
+
+
+class NotYours(LocalBackend):
+    """The emulator, where SYSTEM$CANCEL_QUERY is refused for want of privileges."""
+
+    def execute(self, statement: Statement) -> Result:
+        if "SYSTEM$CANCEL_QUERY" in statement.sql:
+            raise ProgrammingError(
+                msg="Insufficient privileges to operate on query", errno=3001, sqlstate="42501"
+            )
+        return super().execute(statement)
+
+
+def test_a_cancel_refused_for_want_of_privileges_is_raised(model: Model) -> None:
+    # C-ASYNC-05: "Canceling running operations executed by another user requires a role with
+    # one of the following privileges: OWNERSHIP on the user ... OPERATE or OWNERSHIP on the
+    # warehouse ... ACCOUNTADMIN role." The refusal is raised, not taken as "it had ended".
+    backend = NotYours()
+    backend.register_model("counted", model)
+    clock = FakeClock()
+    try:
+        cx = Cortex(backend=backend, owns_backend=False, clock=clock.time, sleep=clock.sleep)
+        _source(cx, 5)
+        model.release.clear()
+        run = _table(cx, wait=False)
+        _statement_running(backend)
+        with pytest.raises(PermissionDeniedError, match="Insufficient privileges") as raised:
+            cx.runs.cancel(run.id)
+        assert "OPERATE or OWNERSHIP on the warehouse" in str(raised.value.hint)
+        assert backend.status(run.query_ids[0]).running, "the statement goes on"
+    finally:
+        model.release.set()
+        backend.close()

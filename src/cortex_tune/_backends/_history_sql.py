@@ -15,8 +15,9 @@ Every statement a session runs through the engine is recorded in the engine's
 - ``SELECT SYSTEM$CANCEL_QUERY('<query id>')`` interrupts a running statement of any session and
   answers ``query [<id>] terminated.``, as documented
   (https://docs.snowflake.com/en/sql-reference/functions/system_cancel_query). The documentation
-  does not say what it answers for a statement that is not running; the emulator raises the
-  error Snowflake is reported to raise, ``Identified SQL statement is not currently executing.``
+  does not say what it answers for a statement that is not running; the emulator answers what
+  Snowflake's own command line tests read back from an account (a row, not an error):
+  ``Identified SQL statement is not currently executing.`` (contract row C-ASYNC-05).
 
 This module imports fakesnow through the engine; only the engine imports it.
 """
@@ -40,6 +41,8 @@ from cortex_tune._emulator.history import (
 )
 
 _FUNCTION = "QUERY_HISTORY_BY_SESSION"
+#: SYSTEM$CANCEL_QUERY's answer for a statement that is not running (ended, or unknown).
+NOT_EXECUTING = "Identified SQL statement is not currently executing."
 _CANCEL = re.compile(
     r"\s*SELECT\s+SYSTEM\$CANCEL_QUERY\s*\(\s*(\?|'[^']*')\s*\)\s*(?:/\*.*?\*/\s*)?;?\s*",
     re.I | re.S,
@@ -104,14 +107,9 @@ def cancel_query(
     argument = match.group(1)
     query_id = str((bound or [None])[0]) if argument == "?" else argument[1:-1]
     history: QueryHistory = conn.history
-    if not history.cancel(query_id):
-        raise ProgrammingError(
-            msg="Identified SQL statement is not currently executing.",
-            errno=605,
-            sqlstate="57014",
-        )
+    answer = f"query [{query_id}] terminated." if history.cancel(query_id) else NOT_EXECUTING
     rest = {k: v for k, v in kwargs.items() if k != "binding_params"}
-    return 'SELECT ? AS "SYSTEM$CANCEL_QUERY"', [f"query [{query_id}] terminated."], rest
+    return 'SELECT ? AS "SYSTEM$CANCEL_QUERY"', [answer], rest
 
 
 def _message(exc: BaseException) -> str:

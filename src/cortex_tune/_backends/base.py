@@ -42,14 +42,16 @@ class Backend(Protocol):
 
 
 #: Statuses of a statement that has not ended, as the connector names them (QueryStatus):
-#: the connector's own ``is_still_running`` list, with RESTARTED (in neither of its lists) and
-#: ABORTING (being cancelled: it has not ended, and must not be taken as over yet).
+#: the connector's own ``is_still_running`` list, with RESTARTED (in neither of its lists),
+#: ABORTING (being cancelled: it has not ended, and must not be taken as over yet) and the
+#: documentation's spelling QUEUED_REPAIRING_WAREHOUSE beside the connector's (contract C-ASYNC-02).
 RUNNING_STATUSES = frozenset(
     {
         "RUNNING",
         "QUEUED",
         "RESUMING_WAREHOUSE",
         "QUEUED_REPARING_WAREHOUSE",
+        "QUEUED_REPAIRING_WAREHOUSE",
         "BLOCKED",
         "RESTARTED",
         "ABORTING",

@@ -155,6 +155,50 @@ def _history_rows(
     }
 
 
+# -- asynchronous statements ---------------------------------------------------------------------
+
+#: Status requests the asynchronous probe makes at most, a quarter second apart at first.
+ASYNC_POLLS = 40
+
+
+def async_statement(ctx: Context) -> Finding:
+    """``SELECT 1`` submitted asynchronously: its query id, the statuses it reads on the way to
+    its end, its result by query id, and what SYSTEM$CANCEL_QUERY answers once it ended."""
+    cx = ctx.cx
+    if not cx._can_submit:
+        return Finding(skip="this connection cannot submit statements asynchronously")
+    query_id = cx._submit(Statement("SELECT 1 AS PROBE", (), "sql"))
+    seen: list[str] = []
+    for attempt in range(ASYNC_POLLS):
+        status = cx._status(query_id, "sql")
+        if not seen or seen[-1] != status.name:
+            seen.append(status.name)
+        if not (status.running or status.unknown):
+            break
+        cx._sleep(min(2.0, 0.25 * (attempt + 1)))
+    observed = {
+        "C-ASYNC-01": "execute_async answered a query id at once",
+        "C-ASYNC-02": "statuses seen: " + " -> ".join(_status_word(n) for n in seen),
+    }
+    if ctx.scan_form not in (None, "untried"):
+        rows = ctx.run(ctx.scan_statement("*", query_id)).rows
+        observed["C-ASYNC-06"] = f"its result read by query id: {len(rows)} row(s)"
+    try:
+        answer = _sql(ctx, "SELECT SYSTEM$CANCEL_QUERY(?)", (query_id,)).scalar()
+    except QueryError as exc:
+        observed["C-ASYNC-05"] = f"cancel of an ended statement refused: {refused(exc)}"
+    else:
+        text = str(answer)
+        form = "the documented 'terminated.' text" if text.endswith("terminated.") else None
+        form = form or ("'not currently executing'" if "not currently executing" in text else None)
+        observed["C-ASYNC-05"] = f"cancel of an ended statement answers a row: {form or 'other'}"
+    return Finding(query_id=query_id, observed=observed, facts={"statuses": seen})
+
+
+def _status_word(name: str) -> str:
+    return name if _WORD.fullmatch(name) else "unreadable"
+
+
 # -- doctor and batches --------------------------------------------------------------------------
 
 
@@ -249,6 +293,15 @@ def platform_probes() -> list[Probe]:
             "/* marker */ SELECT ? AS PROBE; SELECT 1 AS PROBE /* marker */; " + _HISTORY,
             0,
             history,
+        ),
+        Probe(
+            "platform.async_statement",
+            ("C-ASYNC-01", "C-ASYNC-02", "C-ASYNC-05", "C-ASYNC-06"),
+            "SELECT 1 AS PROBE (execute_async); get_query_status; "
+            + rs
+            + "; SELECT SYSTEM$CANCEL_QUERY(?)",
+            0,
+            async_statement,
         ),
     ]
 

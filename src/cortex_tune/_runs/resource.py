@@ -7,7 +7,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from cortex_tune._constants import CLAIM_GRACE, NO_DATA_GRACE, RUNS_TABLE
-from cortex_tune._errors import ConfigurationError, ObjectNotFoundError, QueryError
+from cortex_tune._errors import (
+    ConfigurationError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+    QueryError,
+)
 from cortex_tune._evaluate import EvalReport
 from cortex_tune._identifiers import validate_name
 from cortex_tune._progress import ProgressOption
@@ -190,9 +195,19 @@ class Runs:
         return run
 
     def _cancel_statement(self, part: RunPart) -> None:
+        """SYSTEM$CANCEL_QUERY on one statement. Its answer for a statement that ended
+        meanwhile is not documented (a row saying so, or an error): either way the run is read
+        again after. A refusal for want of privileges (another user's statement) is raised."""
         try:
             self._client._execute(cancel_query_sql(str(part.query_id)))
-        except QueryError as exc:  # it ended meanwhile (the documentation gives no answer)
+        except PermissionDeniedError as exc:
+            exc.hint = (
+                f"statement {part.query_id} of run {part.run_id} was sent by user "
+                f"{part.user_name or 'another user'}: cancelling it takes OWNERSHIP on that "
+                "user, OPERATE or OWNERSHIP on the warehouse running it, or ACCOUNTADMIN."
+            )
+            raise
+        except QueryError as exc:  # it ended meanwhile
             log.info("run %s: statement %s was not running: %s", part.run_id, part.query_id, exc)
 
     def _summary(self, run_id: str, parts: builtins.list[RunPart]) -> Run:

@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cortex_tune._backends.base import StatementStatus
 from cortex_tune._constants import CLAIM_GRACE, NO_DATA_GRACE
 from cortex_tune._errors import CortexError
 from cortex_tune._runs.models import PartStatus, RunPart
@@ -93,24 +94,35 @@ class Tracker:
                 return part  # its client is about to send it
             log.info("run %s: statement %s was never recorded as sent", part.run_id, part.marker)
             return self.recover(part)
+        status = None
         if part.query_id is not None and self.cx._can_submit:
             status = self.cx._status(part.query_id, part.kind)
             if status.running:
                 return part
             if status.unknown and _age(part.updated_on, now) < self.no_data_grace:
                 return part
-        return self._from_history(part, missing=PartStatus.LOST)
+        return self._decide(part, self.store.history(part), missing=PartStatus.LOST, status=status)
 
-    def _from_history(self, part: RunPart, *, missing: PartStatus) -> RunPart:
-        return self._decide(part, self.store.history(part), missing=missing)
-
-    def _decide(self, part: RunPart, runs: list[Seen], *, missing: PartStatus) -> RunPart:
+    def _decide(
+        self,
+        part: RunPart,
+        runs: list[Seen],
+        *,
+        missing: PartStatus,
+        status: StatementStatus | None = None,
+    ) -> RunPart:
         seen = _pick(runs)
         if seen is None:
             if self._foreign(part):
-                return part  # another user's statement: its history is not ours to read
-            self.store.settle(part.marker, missing.value)
-            return part.model_copy(update={"status": missing, "status_raw": missing.value})
+                # Another user's statement: its history is not ours to read, but the status
+                # request may still say how it ended (the documentation does not say whether
+                # it answers for another user's statement).
+                if status is None or not (status.succeeded or status.failed):
+                    return part
+                seen = _from_status(part, status)
+            else:
+                self.store.settle(part.marker, missing.value)
+                return part.model_copy(update={"status": missing, "status_raw": missing.value})
         if not (seen.succeeded or seen.failed):  # still running
             if part.status is PartStatus.RUNNING and part.query_id == seen.query_id:
                 return part
@@ -158,6 +170,12 @@ class Tracker:
                 part.user_name,
             )
         return True
+
+
+def _from_status(part: RunPart, status: StatementStatus) -> Seen:
+    """How a statement ended as its status request tells it (no rows, times or message)."""
+    message = None if status.succeeded else f"the statement ended {status.name}"
+    return Seen(str(part.query_id), status.name, None, message, None, None)
 
 
 def _pick(seen: list[Seen]) -> Seen | None:
