@@ -24,7 +24,7 @@ import pytest
 from wire_faults import slow
 from wire_server import DATABASE, PASSWORD, SCHEMA, USER, WireServer
 
-from cortex_tune import Cortex, ModelRequest, RunStatus
+from cortex_tune import Cortex, ModelRequest, RunStatus, WaitTimeoutError
 
 ROWS = 40
 INSERT = "INSERT INTO KOUT"
@@ -204,3 +204,26 @@ def test_runs_are_listed_awaited_and_cancelled_from_the_command_line(
     again = cx.complete_table("held", source="KSRC", into="KOUT", key="ID", prompt="PROMPT")
     assert again.rows_done == ROWS
     assert cx.sql("SELECT COUNT(*), COUNT(DISTINCT ID) FROM KOUT") == [(ROWS, ROWS)]
+
+
+@pytest.mark.parametrize("status", ["QUEUED_REPAIRING_WAREHOUSE", "SOME_STATUS_ADDED_LATER"])
+def test_a_status_the_connector_cannot_name_is_waited_through(
+    wire: WireServer, held: Held, cx: Cortex, status: str
+) -> None:
+    """Snowflake documents QUEUED_REPAIRING_WAREHOUSE; the connector's enum spells it
+    QUEUED_REPARING_WAREHOUSE and raises KeyError for any name it lacks."""
+    _source(cx)
+    run = cx.complete_table(
+        "held", source="KSRC", into="KOUT", key="ID", prompt="PROMPT", parallel=1, wait=False
+    )
+    (query_id,) = run.query_ids
+    wire.asynchronous.statuses[query_id] = status
+
+    assert cx.runs.describe(run.id).status is RunStatus.RUNNING
+    with pytest.raises(WaitTimeoutError):
+        cx.runs.wait(run.id, timeout=1.0, progress=False)
+
+    del wire.asynchronous.statuses[query_id]
+    held.release.set()
+    done = cx.runs.wait(run.id, progress=False)
+    assert done.status is RunStatus.SUCCEEDED and done.rows_done == ROWS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -12,6 +13,8 @@ from cortex_tune._constants import ATTEMPT_TIMEOUT, LOGIN_TIMEOUT, QUERY_TAG
 from cortex_tune._errors import NO_CONNECTION_HINT, ConnectionFailedError, NetworkError
 from cortex_tune._retry import remaining_budget
 from cortex_tune.sql import Statement
+
+log = logging.getLogger("cortex_tune")
 
 #: Connection parameters whose values are secrets: never logged, never in a repr or an error.
 SECRET_KEYS = frozenset(
@@ -250,7 +253,16 @@ class SnowflakeBackend:
     def status(self, query_id: str) -> StatementStatus:
         """The status of a statement by its query id (``connection.get_query_status``), from
         this connection or any other of the same user."""
-        return StatementStatus(self.connection.get_query_status(query_id).name)
+        try:
+            return StatementStatus(self.connection.get_query_status(query_id).name)
+        except KeyError as exc:
+            # The connector looks the server's status up in its QueryStatus enum and raises
+            # KeyError for a name it lacks (a status added since, or one spelled otherwise:
+            # Snowflake documents QUEUED_REPAIRING_WAREHOUSE, the enum has ...REPARING...).
+            # An unnamed status is an unknown one, never a crash of the wait.
+            name = str(exc.args[0]) if exc.args else "UNKNOWN"
+            log.debug("status of %s: %r is not a status the connector names", query_id, name)
+            return StatementStatus(name)
 
     def may_resend(self, op: str) -> bool:
         """Whether the connector may send statements of ``op`` again by itself, under the
