@@ -43,7 +43,10 @@ MODEL = "llama3.1-8b"
 SECRET = "Sec-r3t-Passphrase-91f4"
 PROMPT = "Prompt-Sentinel-77aa: reply with one word"
 ANSWER = "Answer-Sentinel-c0de"
-LEFT_BEHIND = "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME LIKE 'CORTEX_TUNE_CONFORMANCE%'"
+LEFT_BEHIND = (
+    "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES "
+    "WHERE TABLE_NAME LIKE 'CORTEX_TUNE_CONFORMANCE%' OR TABLE_NAME = 'CORTEX_TUNE_RUNS'"
+)
 
 
 def _model(request: ModelRequest) -> str | dict[str, bool]:
@@ -100,7 +103,7 @@ def test_every_probe_runs_once_and_yields_a_well_formed_record(
             assert set(probe["answer"]) == {"python_type", "sql_type", "skeleton"}
     assert set(data["rows"]) <= known
     assert data["summary"]["error"] == 0
-    assert report_data["tables_left"] == 0, "every table a probe made is dropped"
+    assert report_data["tables_left"] == 0, "every table a probe made is dropped, runs tables too"
 
 
 def test_completions_in_both_generations_are_observed(report_data: dict[str, Any]) -> None:

@@ -437,6 +437,17 @@ def test_runs_are_forward_compatible() -> None:
     assert Run.model_validate_json(run.model_dump_json()).status_raw == "PAUSED"
 
 
+def test_a_runs_repr_shows_what_a_user_looks_for_first_and_stays_short(
+    cx: Cortex, model: Model
+) -> None:
+    _source(cx, 30)
+    summary = cx.complete_table("counted", source="SRC", into="OUT", key="ID", prompt="PROMPT")
+    assert summary.run_id is not None
+    shown = repr(cx.runs.describe(summary.run_id))
+    assert "status=<RunStatus.SUCCEEDED" in shown and "rows_done=30" in shown
+    assert "parameters" not in shown and "datetime" not in shown and len(shown) < 250
+
+
 # -- what the documentation leaves open (docs/snowflake-contract.md, ASYNC) ------------------------
 
 

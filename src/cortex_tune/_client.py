@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import time
@@ -36,6 +37,12 @@ LOCAL_POLL_MIN = 0.25
 
 Functions = Literal["auto", "ai", "legacy"]
 Tracer = Callable[[str, tuple[Any, ...]], None]
+
+
+class _Same(enum.Enum):
+    """``with_options``: keep this client's setting."""
+
+    SAME = "same"
 
 
 class Cortex(InferenceMethods, BatchMethods, RestMethods):
@@ -188,10 +195,12 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
         functions: Functions | None = None,
         retry: RetryPolicy | None = None,
         tracer: Tracer | None = None,
+        runs_table: str | None | _Same = _Same.SAME,
     ) -> Cortex:
         """A copy of this client with some options changed, sharing its backend.
 
-        Closing the copy does not close the backend.
+        Closing the copy does not close the backend. ``runs_table`` names another runs table
+        (None: runs are not recorded); by default the copy records runs where this client does.
         """
         return Cortex(
             backend=self._backend,
@@ -205,7 +214,7 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
             secrets=self._secrets,
             transport=self._transport_mode,
             rest=self._rest_settings,
-            runs_table=self.runs.table,
+            runs_table=self.runs.table if runs_table is _Same.SAME else runs_table,
         )
 
     @property

@@ -236,18 +236,17 @@ def table(kind: str, generation: str, rows: tuple[str, ...]) -> Callable[[Contex
     response_format. The results table is dropped at the end."""
 
     def run(ctx: Context) -> Finding:
-        source, into = (
-            ctx.name(f"SRC_{generation}_{kind}".upper()),
-            ctx.name(f"OUT_{generation}_{kind}".upper()),
+        source, into, runs = (
+            ctx.name(f"{part}_{generation}_{kind}".upper()) for part in ("SRC", "OUT", "RUNS")
         )
         _sql(ctx, f"CREATE TEMPORARY TABLE {source} (ID INTEGER, PROMPT VARCHAR)")
         try:
             insert = f"INSERT INTO {source} (ID, PROMPT) VALUES (1, ?), (2, ?)"  # noqa: S608
             _sql(ctx, insert, tuple(prompts(ctx)))
-            summary = _complete_table(ctx, generation, kind, source, into)
+            summary = _complete_table(ctx, generation, kind, source, into, runs)
             counts = _sql(ctx, _COUNTS.format(into)).rows[0]
         finally:
-            left = drop(ctx, into, source)
+            left = drop(ctx, into, source, runs)
         total, answered, failed, silent, tokens = (int(x or 0) for x in counts)
         seen = (
             f"{answered} of {total} rows answered, {failed} failed, {silent} NULL answers "
@@ -268,8 +267,12 @@ _COUNTS = (
 )
 
 
-def _complete_table(ctx: Context, generation: str, kind: str, source: str, into: str) -> Any:
-    cx = ctx.cx if generation == "ai" else ctx.cx.with_options(functions="legacy")
+def _complete_table(
+    ctx: Context, generation: str, kind: str, source: str, into: str, runs: str
+) -> Any:
+    """The run is recorded in a runs table of the probe's own (dropped after it), never in
+    the account's CORTEX_TUNE_RUNS."""
+    cx = ctx.cx.with_options(functions=None if generation == "ai" else "legacy", runs_table=runs)
     structured = kind == "structured"
     return cx.complete_table(
         ctx.settings.model,

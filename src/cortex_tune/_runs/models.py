@@ -154,7 +154,7 @@ class Run(_Model):
     """The results table (complete_table) or the model (evaluate)."""
     status: RunStatus = RunStatus.UNKNOWN
     """Its state: RUNNING while any statement runs."""
-    status_raw: str | None = None
+    status_raw: str | None = Field(default=None, repr=False)
     """The state as computed or received."""
     rows_todo: int | None = None
     """Rows it had to answer when it started (after ``limit``), when known."""
@@ -164,16 +164,16 @@ class Run(_Model):
     """Rows answered with an error so far."""
     tokens: int = 0
     """Tokens used so far, as Cortex reported them."""
-    progress: float = 0.0
+    progress: float = Field(default=0.0, repr=False)
     """Fraction done, 0.0 to 1.0: rows answered, plus an estimate for statements still running
     from the pace of those that ended (a statement's rows appear only when it commits)."""
     error: str | None = None
     """Why it failed, on FAILED."""
-    created_on: dt.datetime | None = None
+    created_on: dt.datetime | None = Field(default=None, repr=False)
     """When it started (Snowflake's clock)."""
-    updated_on: dt.datetime | None = None
+    updated_on: dt.datetime | None = Field(default=None, repr=False)
     """When its record last changed."""
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict, repr=False)
     """What it computes: model, source, key, prompt, options."""
     parts: list[RunPart] = Field(default_factory=list, repr=False)
     """Its statements, in the order they were claimed."""
