@@ -611,3 +611,36 @@ def test_a_cancel_refused_for_want_of_privileges_is_raised(model: Model) -> None
     finally:
         model.release.set()
         backend.close()
+
+
+class NoCreate(LocalBackend):
+    """An account whose role may not create tables in the current schema."""
+
+    def execute(self, statement: Statement) -> Result:
+        if statement.sql.startswith("CREATE TABLE IF NOT EXISTS CORTEX_TUNE_RUNS"):
+            from snowflake.connector.errors import ProgrammingError
+
+            raise ProgrammingError(
+                msg="SQL access control error:\nInsufficient privileges to operate on schema 'PUBLIC'",
+                errno=3001,
+                sqlstate="42501",
+            )
+        return super().execute(statement)
+
+
+def test_a_role_that_may_not_create_the_runs_table_is_told_its_ways_out(model: Model) -> None:
+    cx = Cortex(backend=NoCreate(), poll_min=0.05)
+    cx.backend.register_model("counted", model)  # type: ignore[attr-defined]
+    _source(cx, 5)
+    with pytest.raises(PermissionDeniedError) as raised:
+        cx.complete_table("counted", source="SRC", into="OUT", key="ID", prompt="PROMPT")
+    assert "runs_table=None" in (raised.value.hint or "")
+    assert "CORTEX_TUNE_RUNS" in (raised.value.hint or "")
+    assert sum(model.asked.values()) == 0, "nothing was answered (or paid for)"
+    unrecorded = cx.with_options(runs_table=None)
+    assert (
+        unrecorded.complete_table(
+            "counted", source="SRC", into="OUT", key="ID", prompt="PROMPT"
+        ).rows_done
+        == 5
+    )

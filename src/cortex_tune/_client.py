@@ -195,7 +195,7 @@ class Cortex(InferenceMethods, BatchMethods, RestMethods):
         functions: Functions | None = None,
         retry: RetryPolicy | None = None,
         tracer: Tracer | None = None,
-        runs_table: str | None | _Same = _Same.SAME,
+        runs_table: str | _Same | None = _Same.SAME,
     ) -> Cortex:
         """A copy of this client with some options changed, sharing its backend.
 

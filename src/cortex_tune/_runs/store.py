@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._errors import ObjectNotFoundError
+from cortex_tune._errors import ObjectNotFoundError, PermissionDeniedError
 from cortex_tune._identifiers import validate_name
 from cortex_tune._runs import sql
 from cortex_tune._runs.models import RunPart
@@ -146,7 +146,16 @@ class RunStore:
         try:
             self._run(sql.probe_sql(self.table))
         except ObjectNotFoundError:
-            self._run(sql.create_runs_table_sql(self.table))
+            try:
+                self._run(sql.create_runs_table_sql(self.table))
+            except PermissionDeniedError as exc:
+                exc.hint = (
+                    f"cortex-tune records long work in the runs table {self.table}, and this "
+                    "role may not create it here: grant CREATE TABLE on the schema, have it "
+                    "created once, pass Cortex(runs_table='DB.SCHEMA.T') for a schema the role "
+                    "can write, or runs_table=None to run statements synchronously, unrecorded."
+                )
+                raise
         self._ready = True
 
     def context(self) -> Context:
