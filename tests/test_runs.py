@@ -203,6 +203,29 @@ def test_wait_false_returns_the_run_which_any_client_can_wait_for(
     assert _answered(cx) == (50, 50) and model.paid_twice() == []
 
 
+def test_ctrl_c_while_waiting_stops_the_waiting_never_the_work(
+    cx: Cortex, backend: LocalBackend, model: Model
+) -> None:
+    _source(cx, 20)
+    model.release.clear()
+
+    def interrupt(run: Any) -> None:
+        if run.status is RunStatus.RUNNING:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in complete_table's own wait
+        _table(cx, progress=interrupt)
+    (run,) = cx.runs.list()
+    with pytest.raises(KeyboardInterrupt):  # and in runs.wait
+        cx.runs.wait(run.id, progress=interrupt)
+
+    assert cx.runs.describe(run.id).status is RunStatus.RUNNING
+    assert not any(r.status != "RUNNING" for r in _inserts(backend)), "nothing was cancelled"
+    model.release.set()
+    assert cx.runs.wait(run.id).status is RunStatus.SUCCEEDED
+    assert _answered(cx) == (20, 20) and model.paid_twice() == []
+
+
 def test_a_rerun_while_the_first_still_runs_attaches_and_sends_nothing_twice(
     cx: Cortex, backend: LocalBackend, model: Model
 ) -> None:
