@@ -56,11 +56,25 @@ def test(args: list[str]) -> None:
     run([str(MAIN.bin / "mypy"), "--strict", "src"])
     tmp = tempfile.mkdtemp(prefix="cortex-tune-tests-")
     try:
-        run([str(MAIN.python), "-m", "pytest", "--ignore=tests/wire5", *args], env=test_env(tmp))
+        run(
+            [str(MAIN.python), "-m", "pytest", "--ignore=tests/wire5", *workers(args), *args],
+            env=test_env(tmp),
+        )
         if not args:  # a run of chosen tests runs just those
             run_wire5([], test_env(tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def workers(args: list[str]) -> list[str]:
+    """pytest-xdist options for a whole run: the suite waits on servers and subprocesses more
+    than it computes, so 4 workers beat 2 cores' worth; each test file stays on one worker
+    (a file's tests share its servers and the write campaign's figure). A run of chosen tests,
+    or CORTEX_TUNE_TEST_WORKERS=0, runs in one process."""
+    count = os.environ.get("CORTEX_TUNE_TEST_WORKERS", "4")
+    if args or count == "0":
+        return []
+    return ["-n", count, "--dist", "loadfile"]
 
 
 def wire5(args: list[str]) -> None:

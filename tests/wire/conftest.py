@@ -81,13 +81,24 @@ def cx(wire: WireServer) -> Iterator[Cortex]:
         client.close()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    server = getattr(terminalreporter.config, "_wire_server", None)
-    if server is not None:
-        terminalreporter.write_line(
-            f"wire tier: {server.scanned_records} log records (DEBUG, every logger) scanned "
-            f"for {len(server.secrets())} secrets"
-        )
-        campaign = getattr(server, "campaign", None)
-        if campaign is not None:
-            terminalreporter.write_line(f"wire tier: {campaign.line()}")
+def summary(server: WireServer) -> dict[str, object]:
+    """What the tier's summary says: log records scanned, secrets, the write campaign."""
+    campaign = getattr(server, "campaign", None)
+    return {
+        "records": server.scanned_records,
+        "secrets": len(server.secrets()),
+        "campaign": None if campaign is None else campaign.line(),
+    }
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Hand the tier's summary to the report (tests/conftest.py prints it): this process's
+    own, or under pytest-xdist, through the worker's output to the controller."""
+    server = getattr(session.config, "_wire_server", None)
+    if server is None:
+        return
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["wire_summary"] = summary(server)
+    else:
+        session.config._wire_summaries = [summary(server)]  # type: ignore[attr-defined]
