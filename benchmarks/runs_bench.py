@@ -91,8 +91,8 @@ def bench_runpolls(report: Report) -> None:
 
 def _simulated(report: Report) -> None:
     import test_runs_polling as sim  # tests/ is on sys.path (run.py puts it there)
+    from cortex_tune._core.wait import PollSchedule
     from cortex_tune._runs.watch import wait_run
-    from cortex_tune._wait import PollSchedule
     from cortex_tune.testing import FakeClock
 
     for rows, parallel in ((2_000, 1), (200_000, 1), (200_000, 4)):

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from cortex_tune import Cortex, ModelRequest, UnknownModelError
-from cortex_tune._sql_batch import read_answers
+from cortex_tune._inference.sql_batch import read_answers
 from cortex_tune.sql import Template
 
 pytest.importorskip("fakesnow")

@@ -14,12 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 import cortex_tune
-from cortex_tune import _errors, cli
-from cortex_tune._cli_args import Settings
-from cortex_tune._cli_core import handle
-from cortex_tune._cli_hints import FINDINGS, cli_hint
-from cortex_tune._models import FineTuneJob
-from cortex_tune._preflight import PreflightReport
+from cortex_tune import cli
+from cortex_tune._cli.args import Settings
+from cortex_tune._cli.core import handle
+from cortex_tune._cli.hints import FINDINGS, cli_hint
+from cortex_tune._core import errors as _errors
+from cortex_tune._core.models import FineTuneJob
+from cortex_tune._finetune.preflight import PreflightReport
 
 # Python spellings a shell user cannot type: calls, keyword arguments, attributes of objects.
 PYTHON = re.compile(r"\bcx\.|\w\(\)|\b\w+=(True|False|\.\.\.|'|\{)|Cortex[.(]|print\(|\bexc\.|^\.")

@@ -10,7 +10,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from cortex_tune import __version__, cli
-from cortex_tune._cli_args import split_globals
+from cortex_tune._cli.args import split_globals
 
 ROOT = typer.main.get_command(cli.app)
 

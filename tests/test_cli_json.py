@@ -218,7 +218,7 @@ def test_sql_refuses_no_statement(run: Run, statement: str) -> None:
 
 
 def test_repeated_column_names_keep_every_value() -> None:
-    from cortex_tune._cli_sql import records
+    from cortex_tune._cli.sql import records
 
     assert records(["A", "A", "B", "A"], [(1, 2, 3, 4)]) == [{"A": 1, "A_2": 2, "B": 3, "A_3": 4}]
 

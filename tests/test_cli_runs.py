@@ -83,7 +83,7 @@ def test_runs_text_output_and_errors(store: Path) -> None:
 
 def test_hints_for_a_run_name_the_runs_commands(store: Path) -> None:
     from cortex_tune import RunFailedError, WaitTimeoutError
-    from cortex_tune._cli_hints import cli_hint
+    from cortex_tune._cli.hints import cli_hint
 
     good, bad = _runs(store)
     with Cortex.local(store) as cx:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cortex_tune import CortexError, sql
-from cortex_tune._parsing import parse_completion
+from cortex_tune._core.parsing import parse_completion
 
 pytest.importorskip("fakesnow")
 
@@ -18,8 +18,8 @@ from snowflake.connector.errors import OperationalError, ProgrammingError
 from cortex_tune import Cortex
 from cortex_tune._backends.base import Result
 from cortex_tune._backends.local import LocalBackend
-from cortex_tune._sql_batch import read_answers
-from cortex_tune._statement import Statement
+from cortex_tune._core.statement import Statement
+from cortex_tune._inference.sql_batch import read_answers
 from cortex_tune.testing import FakeClock
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from cortex_tune import Cortex, TrainingData
-from cortex_tune._datasets import Datasets, split
-from cortex_tune._errors import ConfigurationError, InvalidIdentifierError
-from cortex_tune._sql_datasets import LoadColumn, put_file_sql, split_conditions
+from cortex_tune._core.errors import ConfigurationError, InvalidIdentifierError
+from cortex_tune._datasets.datasets import Datasets, split
+from cortex_tune._datasets.sql import LoadColumn, put_file_sql, split_conditions
 
 pytest.importorskip("fakesnow")
 

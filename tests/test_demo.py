@@ -22,7 +22,7 @@ def test_demo_runs_end_to_end() -> None:
 
 
 def test_demo_returns_its_numbers() -> None:
-    from cortex_tune._demo import run_demo
+    from cortex_tune._cli.demo import run_demo
 
     numbers = run_demo(progress=False)
     assert numbers["checked"] is True

@@ -19,7 +19,7 @@ from snowflake.connector.errors import ProgrammingError
 from cortex_tune import Cortex, CortexError, MaxTokensExceededError, QueryError, TrainingData
 from cortex_tune._backends.base import Result
 from cortex_tune._backends.local import LocalBackend
-from cortex_tune._statement import Statement
+from cortex_tune._core.statement import Statement
 from cortex_tune.testing import FakeClock, ModelRequest
 
 #: About 30,000 tokens (four characters a token): over llama3.1-8b's fine-tuning allotment

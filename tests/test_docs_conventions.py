@@ -126,7 +126,7 @@ def test_the_error_table_states_the_tree_as_it_is() -> None:
 
 
 def test_the_exit_codes_are_the_cli_s() -> None:
-    from cortex_tune import _cli_core
+    from cortex_tune._cli import core as _cli_core
 
     text = section("The command line")
     listed = text[text.index("Exit codes:") :].split(".\n", 1)[0]

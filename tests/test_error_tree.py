@@ -13,7 +13,7 @@ from cortex_tune import (
     ObjectNotFoundError,
     QueryError,
 )
-from cortex_tune._errors import NO_CONNECTION_HINT, translate
+from cortex_tune._core.errors import NO_CONNECTION_HINT, translate
 from cortex_tune.testing import FakeBackend
 
 JOB_IDS = [

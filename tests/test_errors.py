@@ -32,7 +32,7 @@ from cortex_tune import (
     UnknownModelError,
     WaitTimeoutError,
 )
-from cortex_tune._errors import from_text, translate
+from cortex_tune._core.errors import from_text, translate
 
 QUERY_ID = "01b79faf-0000-1c2d-0000-00a1b2c3d4e5"
 

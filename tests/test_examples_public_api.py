@@ -45,8 +45,8 @@ def test_examples_import_no_private_module(path: Path) -> None:
 def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
     script = tmp_path / "bad.py"
     script.write_text(
-        "import cortex_tune._errors\n"
-        "from cortex_tune._models import Usage\n"
+        "import cortex_tune._core.errors\n"
+        "from cortex_tune._core.models import Usage\n"
         "from cortex_tune import _rules\n"
         "import cortex_tune\n"
         "cortex_tune._version\n",

@@ -40,13 +40,13 @@ def test_import_cortex_tune_loads_only_its_version() -> None:
 
 def test_an_error_class_alone_needs_no_pydantic() -> None:
     loaded = _loaded("from cortex_tune import CortexError, JobNotFoundError")
-    assert "cortex_tune._errors" in loaded
+    assert "cortex_tune._core.errors" in loaded
     assert not {m for m in loaded if m.startswith(("pydantic", "tenacity", "snowflake"))}
 
 
 def test_the_client_loads_neither_the_connector_nor_the_emulator() -> None:
     loaded = _loaded("from cortex_tune import Cortex")
-    assert "cortex_tune._client" in loaded
+    assert "cortex_tune._client.cortex" in loaded
     assert not {m for m in loaded if m.startswith(("snowflake", "fakesnow", "typer"))}
     assert "cortex_tune._emulator" not in loaded
 
@@ -55,7 +55,7 @@ def test_every_public_name_resolves_and_is_listed_by_dir() -> None:
     for name in cortex_tune.__all__:
         assert getattr(cortex_tune, name) is not None, name
     assert set(cortex_tune.__all__) <= set(dir(cortex_tune))
-    assert cortex_tune.Cortex.__module__ == "cortex_tune._client"
+    assert cortex_tune.Cortex.__module__ == "cortex_tune._client.cortex"
     assert cortex_tune.sql.__name__ == "cortex_tune.sql"
 
 

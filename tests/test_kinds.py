@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cortex_tune import Cortex
-from cortex_tune._statement import (
+from cortex_tune._core.statement import (
     KINDS,
     READ_FAMILIES,
     Kind,
@@ -61,7 +61,7 @@ def test_every_op_cortex_tune_builds_is_classified() -> None:
     unclassified = {
         op for op in ops - {"sql"} if op not in KINDS and not op.startswith(READ_FAMILIES)
     }
-    assert unclassified == set(), "give these ops a kind in cortex_tune._statement.KINDS"
+    assert unclassified == set(), "give these ops a kind in cortex_tune._core.statement.KINDS"
 
 
 @pytest.mark.parametrize(

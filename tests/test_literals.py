@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cortex_tune import ConfigurationError, Cortex, sql
-from cortex_tune._literals import unquote_literal
+from cortex_tune._core.literals import unquote_literal
 from cortex_tune.testing import FakeBackend
 
 TRAIN = "SELECT P AS PROMPT, C AS COMPLETION FROM TRAIN"

@@ -20,8 +20,8 @@ from snowflake.connector.errors import ProgrammingError
 
 from cortex_tune import sql
 from cortex_tune._backends.local import LocalBackend
-from cortex_tune._errors import ConfigurationError
-from cortex_tune._models import Message
+from cortex_tune._core.errors import ConfigurationError
+from cortex_tune._core.models import Message
 from cortex_tune.testing import FakeClock, ModelRequest
 
 BASE = "llama3.1-8b"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cortex_tune import FineTuneJob, JobStatus, JobSummary
-from cortex_tune._parsing import parse_job
+from cortex_tune._core.parsing import parse_job
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -24,7 +24,7 @@ from cortex_tune import (
     TrainingResult,
     Usage,
 )
-from cortex_tune._parsing import (
+from cortex_tune._core.parsing import (
     parse_completion,
     parse_job,
     parse_job_id,

@@ -18,10 +18,10 @@ from cortex_tune import (
     PreflightReport,
     Statement,
     TrainingDataError,
-    _rules,
 )
 from cortex_tune._backends.base import Result
-from cortex_tune._preflight_sql import PREFLIGHT_OP, columns_sql, stats_sql
+from cortex_tune._core import rules as _rules
+from cortex_tune._finetune.preflight_sql import PREFLIGHT_OP, columns_sql, stats_sql
 
 Traced = list[tuple[str, tuple[Any, ...]]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cortex_tune import Finding, PreflightReport
-from cortex_tune._preflight import CostEstimate, DataCheck
-from cortex_tune._rules import DataStats
+from cortex_tune._core.rules import DataStats
+from cortex_tune._finetune.preflight import CostEstimate, DataCheck
 
 MAX_REPR = 250
 

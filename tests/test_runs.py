@@ -30,7 +30,7 @@ from cortex_tune import (
     WaitTimeoutError,
 )
 from cortex_tune._backends.base import Result, StatementStatus
-from cortex_tune._statement import Statement
+from cortex_tune._core.statement import Statement
 
 pytest.importorskip("fakesnow")
 

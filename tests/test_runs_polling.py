@@ -13,10 +13,10 @@ import datetime as dt
 import pytest
 
 from cortex_tune import Run
+from cortex_tune._core.wait import PollSchedule
 from cortex_tune._runs.models import RunPart
 from cortex_tune._runs.plan import make_plan
 from cortex_tune._runs.watch import estimate, status_of, wait_run
-from cortex_tune._wait import PollSchedule
 from cortex_tune.testing import FakeClock
 
 HOUR = 3600.0

@@ -161,7 +161,7 @@ def test_notebook_without_widgets_falls_back_to_a_text_bar(
     import sys
     import types
 
-    from cortex_tune import _progress
+    from cortex_tune._core import progress as _progress
 
     class Shell:
         def __init__(self) -> None:

@@ -26,8 +26,8 @@ from cortex_tune import (
     StatementMayHaveRunError,
 )
 from cortex_tune._backends.base import Result
-from cortex_tune._constants import RECONCILE_WAIT
-from cortex_tune._statement import Statement
+from cortex_tune._core.constants import RECONCILE_WAIT
+from cortex_tune._core.statement import Statement
 from cortex_tune.testing import FakeBackend, FakeClock
 
 pytest.importorskip("fakesnow")

@@ -23,12 +23,9 @@ if TYPE_CHECKING:
     from cortex_tune import pipelines, sample_data, sql
     from cortex_tune._backends.base import Backend, Result
     from cortex_tune._backends.fake import FakeBackend
-    from cortex_tune._batch import BatchResult, TableRunSummary
-    from cortex_tune._client import Cortex
-    from cortex_tune._deprecation import LegacyFunctionWarning
-    from cortex_tune._doctor import DoctorReport
-    from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
-    from cortex_tune._errors import (
+    from cortex_tune._client.cortex import Cortex
+    from cortex_tune._core.deprecation import LegacyFunctionWarning
+    from cortex_tune._core.errors import (
         AmbiguousCreateError,
         AuthenticationError,
         BudgetExceededError,
@@ -63,8 +60,7 @@ if TYPE_CHECKING:
         UnknownModelError,
         WaitTimeoutError,
     )
-    from cortex_tune._evaluate import Comparison, EvalReport, EvalRow
-    from cortex_tune._models import (
+    from cortex_tune._core.models import (
         Completion,
         FineTuneJob,
         JobError,
@@ -75,7 +71,15 @@ if TYPE_CHECKING:
         TrainingResult,
         Usage,
     )
-    from cortex_tune._preflight import PreflightReport
+    from cortex_tune._core.retry import RetryPolicy
+    from cortex_tune._core.rules import Finding
+    from cortex_tune._doctor.checks import DoctorReport
+    from cortex_tune._emulator.models import ModelRequest, OpenAIEndpoint
+    from cortex_tune._finetune.preflight import PreflightReport
+    from cortex_tune._finetune.training_data import TrainingData
+    from cortex_tune._inference.batch import BatchResult, TableRunSummary
+    from cortex_tune._inference.evaluate import Comparison, EvalReport, EvalRow
+    from cortex_tune._inference.sql_batch import Template
     from cortex_tune._rest import (
         AsyncCompletionStream,
         CompletionStream,
@@ -88,23 +92,19 @@ if TYPE_CHECKING:
         ToolRun,
         tool,
     )
-    from cortex_tune._retry import RetryPolicy
-    from cortex_tune._rules import Finding
     from cortex_tune._runs import PartStatus, Run, RunPart, Runs, RunStatus
-    from cortex_tune._sql_batch import Template
-    from cortex_tune._training_data import TrainingData
     from cortex_tune.sql import Statement
 
 # Where each public name lives. A module's own name stands for the module itself.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "cortex_tune._backends.base": ("Backend", "Result"),
     "cortex_tune._backends.fake": ("FakeBackend",),
-    "cortex_tune._batch": ("BatchResult", "TableRunSummary"),
-    "cortex_tune._client": ("Cortex",),
-    "cortex_tune._deprecation": ("LegacyFunctionWarning",),
-    "cortex_tune._doctor": ("DoctorReport",),
+    "cortex_tune._inference.batch": ("BatchResult", "TableRunSummary"),
+    "cortex_tune._client.cortex": ("Cortex",),
+    "cortex_tune._core.deprecation": ("LegacyFunctionWarning",),
+    "cortex_tune._doctor.checks": ("DoctorReport",),
     "cortex_tune._emulator.models": ("ModelRequest", "OpenAIEndpoint"),
-    "cortex_tune._errors": (
+    "cortex_tune._core.errors": (
         "AmbiguousCreateError",
         "AuthenticationError",
         "BudgetExceededError",
@@ -139,8 +139,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "UnknownModelError",
         "WaitTimeoutError",
     ),
-    "cortex_tune._evaluate": ("Comparison", "EvalReport", "EvalRow"),
-    "cortex_tune._models": (
+    "cortex_tune._inference.evaluate": ("Comparison", "EvalReport", "EvalRow"),
+    "cortex_tune._core.models": (
         "Completion",
         "FineTuneJob",
         "JobError",
@@ -151,7 +151,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TrainingResult",
         "Usage",
     ),
-    "cortex_tune._preflight": ("PreflightReport",),
+    "cortex_tune._finetune.preflight": ("PreflightReport",),
     "cortex_tune._rest": (
         "AsyncCompletionStream",
         "CompletionStream",
@@ -164,11 +164,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ToolRun",
         "tool",
     ),
-    "cortex_tune._retry": ("RetryPolicy",),
-    "cortex_tune._rules": ("Finding",),
+    "cortex_tune._core.retry": ("RetryPolicy",),
+    "cortex_tune._core.rules": ("Finding",),
     "cortex_tune._runs": ("PartStatus", "Run", "RunPart", "RunStatus", "Runs"),
-    "cortex_tune._sql_batch": ("Template",),
-    "cortex_tune._training_data": ("TrainingData",),
+    "cortex_tune._inference.sql_batch": ("Template",),
+    "cortex_tune._finetune.training_data": ("TrainingData",),
     "cortex_tune.pipelines": ("pipelines",),
     "cortex_tune.sample_data": ("sample_data",),
     "cortex_tune.sql": ("Statement", "sql"),

@@ -34,9 +34,10 @@ from typing import Any, TypeVar
 
 import typer
 
-from cortex_tune import _cli_chat, _cli_runs
-from cortex_tune._cli_args import Settings
-from cortex_tune._cli_core import (
+from cortex_tune._cli import chat as _cli_chat
+from cortex_tune._cli import runs as _cli_runs
+from cortex_tune._cli.args import Settings
+from cortex_tune._cli.core import (
     EXIT_CHECK,
     EXIT_CONNECTION,
     EXIT_ERROR,
@@ -54,8 +55,8 @@ from cortex_tune._cli_core import (
     settings_of,
     usage_error,
 )
-from cortex_tune._cli_hints import cli_report
-from cortex_tune._cli_jobs import job_exit, job_text, progress_for
+from cortex_tune._cli.hints import cli_report
+from cortex_tune._cli.jobs import job_exit, job_text, progress_for
 from cortex_tune._version import __version__
 
 __all__ = [
@@ -134,7 +135,7 @@ def _main(
 
 
 def _client(settings: Settings) -> Any:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
     if settings.local_path is not None:
         return Cortex.local(settings.local_path)
@@ -321,7 +322,7 @@ def sql(
     Rows print tab-separated; with --json, as a list of objects keyed by column name.
     The statement runs once: the command never re-sends it.
     """
-    from cortex_tune._cli_sql import execute_once, records, require_one
+    from cortex_tune._cli.sql import execute_once, records, require_one
 
     require_one(statement)
     result = _run(ctx, lambda cx: execute_once(cx, statement))
@@ -356,7 +357,7 @@ def demo(
             "demo runs on the embedded emulator only: leave out --connection",
             where="cortex-tune demo",
         )
-    from cortex_tune._demo import run_demo
+    from cortex_tune._cli.demo import run_demo
 
     summary = run_demo(path=path or settings.local or None, progress=progress and not settings.json)
     if settings.json:

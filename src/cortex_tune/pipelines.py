@@ -20,14 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cortex_tune._batch import TableRunSummary
-from cortex_tune._client import Cortex
-from cortex_tune._datasets import split as split_data
-from cortex_tune._evaluate import EvalReport
-from cortex_tune._identifiers import quote_column, validate_name
-from cortex_tune._models import FineTuneJob, JobStatus
-from cortex_tune._sql_batch import Template, source_query
-from cortex_tune._training_data import TrainingData
+from cortex_tune._client.cortex import Cortex
+from cortex_tune._core.identifiers import quote_column, validate_name
+from cortex_tune._core.models import FineTuneJob, JobStatus
+from cortex_tune._datasets.datasets import split as split_data
+from cortex_tune._finetune.training_data import TrainingData
+from cortex_tune._inference.batch import TableRunSummary
+from cortex_tune._inference.evaluate import EvalReport
+from cortex_tune._inference.sql_batch import Template, source_query
 from cortex_tune.sql import Statement
 
 __all__ = [

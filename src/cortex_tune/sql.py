@@ -23,14 +23,16 @@ from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
-from cortex_tune._constants import MARKER_PREFIX
-from cortex_tune._errors import ConfigurationError, InvalidOptionsError
-from cortex_tune._identifiers import validate_model_name
-from cortex_tune._literals import quote_literal
-from cortex_tune._model_limits import inference_limits
-from cortex_tune._models import Message
-from cortex_tune._schema import to_cortex_schema
-from cortex_tune._sql_batch import (
+from cortex_tune._core.constants import MARKER_PREFIX
+from cortex_tune._core.errors import ConfigurationError, InvalidOptionsError
+from cortex_tune._core.identifiers import validate_model_name
+from cortex_tune._core.literals import quote_literal
+from cortex_tune._core.model_limits import inference_limits
+from cortex_tune._core.models import Message
+from cortex_tune._core.schema import to_cortex_schema
+from cortex_tune._core.statement import Generation, Param, Statement, dump_json, require_text
+from cortex_tune._finetune.training_data import TrainingData, normalise_query
+from cortex_tune._inference.sql_batch import (
     Template,
     complete_batch_sql,
     complete_table_sql,
@@ -38,8 +40,6 @@ from cortex_tune._sql_batch import (
     read_table_sql,
     table_summary_sql,
 )
-from cortex_tune._statement import Generation, Param, Statement, dump_json, require_text
-from cortex_tune._training_data import TrainingData, normalise_query
 
 PromptInput: TypeAlias = "str | Message | Mapping[str, str] | Sequence[Message | Mapping[str, str]]"
 
@@ -160,7 +160,7 @@ def complete_options(
 
     temperature and top_p: "A value from 0 to 1 (inclusive)"; max_tokens: a positive integer,
     at most the model's documented maximum output (give ``model``; "Maximum allowed value:
-    8192" for the models the model table lists at 8,192, see :mod:`cortex_tune._model_limits`);
+    8192" for the models the model table lists at 8,192, see :mod:`cortex_tune._core.model_limits`);
     guardrails: "Either TRUE or FALSE".
 
     Raises:

@@ -12,7 +12,7 @@ from wire_faults import LOGIN, Seen
 from wire_server import CREATE, TRAINING, WireServer, create_job, training_table
 
 from cortex_tune import Cortex, Message
-from cortex_tune._constants import MARKER_PREFIX, QUERY_TAG
+from cortex_tune._core.constants import MARKER_PREFIX, QUERY_TAG
 from cortex_tune._emulator.models import ModelRequest
 
 SENTINEL = "wire-sentinel 'quoted' \"double\" \\ $$ -- ; ? %s \x00 é 😀"

@@ -12,7 +12,7 @@ from snowflake.connector import errors
 from wire_server import CREATE, DESCRIBE, SHOW, WireServer, create_job, training_table
 
 from cortex_tune import Cortex, NetworkError
-from cortex_tune._errors import translate
+from cortex_tune._core.errors import translate
 
 
 def test_connector4_unreachable_host_stays_a_network_error() -> None:

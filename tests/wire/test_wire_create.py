@@ -20,7 +20,7 @@ from wire_server import (
 )
 
 from cortex_tune import AmbiguousCreateError, Cortex, FineTuneJob, JobStatus
-from cortex_tune._constants import MARKER_PREFIX
+from cortex_tune._core.constants import MARKER_PREFIX
 
 #: Faults that lose CREATE's answer after the statement ran (the job exists).
 LOST_AFTER: dict[str, Callable[[WireServer], None]] = {

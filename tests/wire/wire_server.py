@@ -31,7 +31,7 @@ from cortex_tune import Cortex, FineTuneJob, RetryPolicy
 from cortex_tune._emulator import Emulator, EngineError
 from cortex_tune._emulator.history import QueryHistory
 from cortex_tune._emulator.models import ModelRequest
-from cortex_tune._finetune import FineTune
+from cortex_tune._finetune.jobs import FineTune
 
 DATABASE = "WIRE"
 SCHEMA = "PUBLIC"

@@ -17,7 +17,7 @@ from wire5_client import (
 
 from cortex_tune import Cortex, JobStatus
 from cortex_tune._backends.snowflake import connect_params
-from cortex_tune._constants import MARKER_PREFIX, QUERY_TAG
+from cortex_tune._core.constants import MARKER_PREFIX, QUERY_TAG
 
 SENTINEL = "wire5 'quoted' \"double\" \\ $$ -- ; ? %s é 😀"
 

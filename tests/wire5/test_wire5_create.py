@@ -28,7 +28,7 @@ from wire5_client import (
 )
 
 from cortex_tune import Cortex, JobStatus
-from cortex_tune._constants import MARKER_PREFIX
+from cortex_tune._core.constants import MARKER_PREFIX
 
 #: Faults that lose CREATE's answer after it ran, after which 5.x sends it again.
 RESENT: dict[str, Callable[[], dict[str, Any]]] = {

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cortex_tune._backends.base import Result
-from cortex_tune._constants import MARKER_PREFIX
+from cortex_tune._core.constants import MARKER_PREFIX
+from cortex_tune._core.errors import ConfigurationError
+from cortex_tune._core.literals import unquote_literal
 from cortex_tune._emulator import Emulator, EngineError, Responder
 from cortex_tune._emulator.history import QueryHistory, QueryRecord, like
-from cortex_tune._errors import ConfigurationError
-from cortex_tune._literals import unquote_literal
 from cortex_tune.sql import Statement
 
 _MARKER_RE = re.compile(r"^/\* " + re.escape(MARKER_PREFIX) + r"[0-9a-f]+ \*/ ")

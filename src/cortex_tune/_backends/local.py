@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cortex_tune._backends.base import Result, StatementStatus
+from cortex_tune._core.errors import ConfigurationError
 from cortex_tune._emulator import Emulator, Responder
 from cortex_tune._emulator.account import Account
-from cortex_tune._errors import ConfigurationError
 from cortex_tune.sql import Statement
 
 if TYPE_CHECKING:

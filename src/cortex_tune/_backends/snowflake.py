@@ -9,9 +9,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cortex_tune._backends.base import Result, StatementStatus
-from cortex_tune._constants import ATTEMPT_TIMEOUT, LOGIN_TIMEOUT, QUERY_TAG
-from cortex_tune._errors import NO_CONNECTION_HINT, ConnectionFailedError, NetworkError
-from cortex_tune._retry import remaining_budget
+from cortex_tune._core.constants import ATTEMPT_TIMEOUT, LOGIN_TIMEOUT, QUERY_TAG
+from cortex_tune._core.errors import NO_CONNECTION_HINT, ConnectionFailedError, NetworkError
+from cortex_tune._core.retry import remaining_budget
 from cortex_tune.sql import Statement
 
 log = logging.getLogger("cortex_tune")

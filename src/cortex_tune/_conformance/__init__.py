@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 from cortex_tune._conformance import client, finetune, statements
 from cortex_tune._conformance.report import FORMAT, VERSION, ProbeRecord, Report
 from cortex_tune._conformance.runner import Context, Probe, Settings, run_probe
-from cortex_tune._errors import CortexError
-from cortex_tune._statement import Statement
+from cortex_tune._core.errors import CortexError
+from cortex_tune._core.statement import Statement
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 __all__ = [
     "FORMAT",

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from cortex_tune._conformance import all_probes, cost_note, run
 from cortex_tune._conformance.report import ProbeRecord
 from cortex_tune._conformance.runner import Settings
-from cortex_tune._errors import CortexError
+from cortex_tune._core.errors import CortexError
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

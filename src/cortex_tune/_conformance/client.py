@@ -13,9 +13,9 @@ from typing import Any
 
 from cortex_tune._conformance import reading as r
 from cortex_tune._conformance.runner import Context, Finding, Probe, refused
-from cortex_tune._constants import QUERY_TAG
-from cortex_tune._errors import CortexError, QueryError
-from cortex_tune._statement import Statement
+from cortex_tune._core.constants import QUERY_TAG
+from cortex_tune._core.errors import CortexError, QueryError
+from cortex_tune._core.statement import Statement
 
 _WORD = re.compile(r"[A-Za-z_]{1,40}")
 _HISTORY = (

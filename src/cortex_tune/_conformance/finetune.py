@@ -14,9 +14,9 @@ from typing import Any
 from cortex_tune._conformance import reading as r
 from cortex_tune._conformance.client import drop
 from cortex_tune._conformance.runner import Context, Finding, Probe, Settings, refused
-from cortex_tune._constants import MARKER_PREFIX
-from cortex_tune._errors import CortexError
-from cortex_tune._statement import Statement
+from cortex_tune._core.constants import MARKER_PREFIX
+from cortex_tune._core.errors import CortexError
+from cortex_tune._core.statement import Statement
 from cortex_tune.sql import finetune_cancel_sql, finetune_describe_sql
 
 _JOB_ID = re.compile(r"ft_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

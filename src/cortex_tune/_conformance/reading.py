@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from cortex_tune._conformance.shape import error_text, json_container, keys_of, python_type
-from cortex_tune._errors import CortexError
-from cortex_tune._parsing import parse_completion
+from cortex_tune._core.errors import CortexError
+from cortex_tune._core.parsing import parse_completion
 
 #: The structured-output schema of every probe: its smallest valid answer is {"ok": true}.
 SCHEMA: dict[str, Any] = {

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from cortex_tune._conformance.report import ProbeRecord
 from cortex_tune._conformance.shape import base_sql_type, error_text, python_type, skeleton
-from cortex_tune._errors import CortexError
-from cortex_tune._identifiers import validate_name
-from cortex_tune._literals import quote_literal
-from cortex_tune._retry import RetryPolicy
-from cortex_tune._statement import Statement
+from cortex_tune._core.errors import CortexError
+from cortex_tune._core.identifiers import validate_name
+from cortex_tune._core.literals import quote_literal
+from cortex_tune._core.retry import RetryPolicy
+from cortex_tune._core.statement import Statement
 
 if TYPE_CHECKING:
     from cortex_tune._backends.base import Result
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

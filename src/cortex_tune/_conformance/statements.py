@@ -15,9 +15,9 @@ from typing import Any
 from cortex_tune._conformance import reading as r
 from cortex_tune._conformance.runner import Context, Finding, Probe, Settings, refused
 from cortex_tune._conformance.shape import json_container
-from cortex_tune._errors import CortexError
-from cortex_tune._finetune import refuses_bound_arguments
-from cortex_tune._statement import Statement, dump_json
+from cortex_tune._core.errors import CortexError
+from cortex_tune._core.statement import Statement, dump_json
+from cortex_tune._finetune.jobs import refuses_bound_arguments
 from cortex_tune.sql import (
     complete_options,
     complete_sql,

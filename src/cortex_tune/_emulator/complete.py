@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
-from cortex_tune import _rules
+from cortex_tune._core import rules as _rules
+from cortex_tune._core.errors import ConfigurationError
+from cortex_tune._core.model_limits import MAX_TOKENS_DEFAULT, inference_limits
 from cortex_tune._emulator.errors import (
     EngineError,
     invalid_argument,
@@ -15,8 +17,6 @@ from cortex_tune._emulator.errors import (
     unknown_model,
 )
 from cortex_tune._emulator.models import ModelRequest
-from cortex_tune._errors import ConfigurationError
-from cortex_tune._model_limits import MAX_TOKENS_DEFAULT, inference_limits
 
 if TYPE_CHECKING:
     from cortex_tune._emulator.core import Emulator

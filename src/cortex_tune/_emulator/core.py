@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from cortex_tune import _rules
+from cortex_tune._core import rules as _rules
+from cortex_tune._core.errors import InvalidIdentifierError
+from cortex_tune._core.identifiers import normalise_part, split_name, validate_model_name
 from cortex_tune._emulator import complete as _complete
 from cortex_tune._emulator.adapter import Adapter
 from cortex_tune._emulator.errors import (
@@ -29,8 +31,6 @@ from cortex_tune._emulator.errors import (
 )
 from cortex_tune._emulator.jobs import JobRecord, JobStore, epochs_from_options
 from cortex_tune._emulator.models import OpenAIEndpoint, Responder
-from cortex_tune._errors import InvalidIdentifierError
-from cortex_tune._identifiers import normalise_part, split_name, validate_model_name
 
 #: A function that runs a query and returns (column names, rows).
 QueryRunner = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]

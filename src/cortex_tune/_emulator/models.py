@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cortex_tune._errors import ConfigurationError
+from cortex_tune._core.errors import ConfigurationError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune import _rules
+from cortex_tune._core import rules as _rules
 from cortex_tune._emulator.complete import _generate
 from cortex_tune._emulator.errors import EngineError, invalid_argument, invalid_options
 

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_any
 
-from cortex_tune._errors import CortexError, is_transient
+from cortex_tune._core.errors import CortexError, is_transient
+from cortex_tune._core.retry import _OutOfBudget, retry_after
 from cortex_tune._rest._errors import translate_rest
 from cortex_tune._rest._routing import Transport
 from cortex_tune._rest._stream import Assembler, AsyncCompletionStream, Event
 from cortex_tune._rest._tools import tools_of
-from cortex_tune._retry import _OutOfBudget, retry_after
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
-    from cortex_tune._models import Completion
+    from cortex_tune._client.cortex import Cortex
+    from cortex_tune._core.models import Completion
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import email.utils
 import time
 from typing import Any
 
-from cortex_tune._errors import (
+from cortex_tune._core.errors import (
     AuthenticationError,
     BudgetExceededError,
     CortexError,

@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from cortex_tune._errors import ConfigurationError, ConnectionFailedError, CortexError
+from cortex_tune._core.errors import ConfigurationError, ConnectionFailedError, CortexError
+from cortex_tune._core.retry import call_with_retries, remaining_budget
 from cortex_tune._rest._async import AsyncMethods, sql_kwargs
 from cortex_tune._rest._errors import translate_rest
 from cortex_tune._rest._request import Request, build_request, to_chat_messages
@@ -25,11 +26,10 @@ from cortex_tune._rest._tools import (
     with_parsed_calls,
 )
 from cortex_tune._rest._transport import LocalTransport, OpenAITransport
-from cortex_tune._retry import call_with_retries, remaining_budget
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
-    from cortex_tune._models import Completion
+    from cortex_tune._client.cortex import Cortex
+    from cortex_tune._core.models import Completion
 
 log = logging.getLogger("cortex_tune")
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class RestMethods(AsyncMethods):
         """
         from cortex_tune._backends.lazy import LazySnowflakeBackend
         from cortex_tune._backends.snowflake import connect_params, secrets_of
-        from cortex_tune._client import _pop_client_options
+        from cortex_tune._client.cortex import _pop_client_options
 
         options = _pop_client_options(params)
         try:

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cortex_tune._errors import ConfigurationError
-from cortex_tune._models import Completion, Message
-from cortex_tune._schema import to_cortex_schema
-from cortex_tune._statement import require_text
+from cortex_tune._core.errors import ConfigurationError
+from cortex_tune._core.models import Completion, Message
+from cortex_tune._core.schema import to_cortex_schema
+from cortex_tune._core.statement import require_text
 
 PATH = "/chat/completions"
 _ROLES = frozenset({"system", "user", "assistant", "tool"})

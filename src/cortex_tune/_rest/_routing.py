@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from cortex_tune._errors import ConfigurationError
+from cortex_tune._core.errors import ConfigurationError
+from cortex_tune._core.statement import Statement
 from cortex_tune._rest._request import Request
 from cortex_tune._rest._settings import RestCredentialsError, RestSettings
-from cortex_tune._statement import Statement
 
 Transport: TypeAlias = Literal["auto", "sql", "rest"]
 Route: TypeAlias = Literal["sql", "rest", "local"]

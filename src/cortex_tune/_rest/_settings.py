@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cortex_tune._errors import ConfigurationError
+from cortex_tune._core.errors import ConfigurationError
 
 #: The Chat Completions API lives under this path of the account URL.
 API_PATH = "/api/v2/cortex/v1"

@@ -12,9 +12,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from cortex_tune._errors import ConfigurationError, CortexError, NetworkError, ResponseParseError
-from cortex_tune._models import Completion, ToolCall
-from cortex_tune._parsing import _with_parsed, parse_usage
+from cortex_tune._core.errors import (
+    ConfigurationError,
+    CortexError,
+    NetworkError,
+    ResponseParseError,
+)
+from cortex_tune._core.models import Completion, ToolCall
+from cortex_tune._core.parsing import _with_parsed, parse_usage
 
 T = TypeVar("T")
 

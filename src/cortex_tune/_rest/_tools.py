@@ -16,8 +16,8 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from cortex_tune._errors import ConfigurationError, CortexError
-from cortex_tune._models import Completion, ToolCall
+from cortex_tune._core.errors import ConfigurationError, CortexError
+from cortex_tune._core.models import Completion, ToolCall
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._constants import ATTEMPT_TIMEOUT, QUERY_TAG
-from cortex_tune._errors import ConfigurationError
+from cortex_tune._core.constants import ATTEMPT_TIMEOUT, QUERY_TAG
+from cortex_tune._core.errors import ConfigurationError
 from cortex_tune._rest._request import Request
 from cortex_tune._rest._settings import RestSettings
 from cortex_tune._rest._stream import Event, ToolDelta

@@ -13,16 +13,26 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._errors import (
+from cortex_tune._client.reconcile import ProgrammingError, result_scan_sql
+from cortex_tune._core.errors import (
     CortexError,
     RunCancelledError,
     RunConflictError,
     RunFailedError,
     translate,
 )
-from cortex_tune._evaluate import Comparison, EvalReport, Metric, evaluate_sql, report_from_rows
-from cortex_tune._progress import ProgressOption
-from cortex_tune._reconcile import ProgrammingError, result_scan_sql
+from cortex_tune._core.progress import ProgressOption
+from cortex_tune._core.statement import Generation
+from cortex_tune._core.wait import PollSchedule
+from cortex_tune._finetune.training_data import TrainingData
+from cortex_tune._inference.evaluate import (
+    Comparison,
+    EvalReport,
+    Metric,
+    evaluate_sql,
+    report_from_rows,
+)
+from cortex_tune._inference.sql_batch import Template, create_results_table_sql, delete_failed_sql
 from cortex_tune._runs.models import PartStatus, Run, RunStatus
 from cortex_tune._runs.plan import TableWork, new_run_id, work_id
 from cortex_tune._runs.send import Sender
@@ -30,15 +40,11 @@ from cortex_tune._runs.store import Claim
 from cortex_tune._runs.table import CLAIM_ATTEMPTS, Limits, TableRun
 from cortex_tune._runs.track import Tracker
 from cortex_tune._runs.watch import Watch, wait_run
-from cortex_tune._sql_batch import Template, create_results_table_sql, delete_failed_sql
-from cortex_tune._statement import Generation
-from cortex_tune._training_data import TrainingData
-from cortex_tune._wait import PollSchedule
 from cortex_tune.sql import new_marker, training_query
 
 if TYPE_CHECKING:
-    from cortex_tune._batch import TableRunSummary
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
+    from cortex_tune._inference.batch import TableRunSummary
 
 
 def complete_table(
@@ -56,7 +62,7 @@ def complete_table(
     progress: ProgressOption,
 ) -> TableRunSummary | Run:
     """See :meth:`Cortex.complete_table`."""
-    from cortex_tune._batch import TableRunSummary
+    from cortex_tune._inference.batch import TableRunSummary
 
     limits.check(wait)
     generation: Generation = "legacy" if cx._functions == "legacy" else "ai"

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from cortex_tune._constants import (
+from cortex_tune._core.constants import (
     PARALLEL_DEFAULT,
     PARALLEL_MAX,
     PROBE_ROWS,
@@ -29,10 +29,10 @@ from cortex_tune._constants import (
     PROBE_SHARE,
     SPLIT_ROWS,
 )
-from cortex_tune._errors import ConfigurationError
-from cortex_tune._identifiers import quote_column
-from cortex_tune._sql_batch import Template
-from cortex_tune._statement import Generation, Param
+from cortex_tune._core.errors import ConfigurationError
+from cortex_tune._core.identifiers import quote_column
+from cortex_tune._core.statement import Generation, Param
+from cortex_tune._inference.sql_batch import Template
 
 #: The lane of the probe bucket.
 PROBE = -1

@@ -6,25 +6,25 @@ import builtins
 import logging
 from typing import TYPE_CHECKING
 
-from cortex_tune._constants import CLAIM_GRACE, NO_DATA_GRACE, RUNS_TABLE
-from cortex_tune._errors import (
+from cortex_tune._core.constants import CLAIM_GRACE, NO_DATA_GRACE, RUNS_TABLE
+from cortex_tune._core.errors import (
     ConfigurationError,
     ObjectNotFoundError,
     PermissionDeniedError,
     QueryError,
 )
-from cortex_tune._evaluate import EvalReport
-from cortex_tune._identifiers import validate_name
-from cortex_tune._progress import ProgressOption
+from cortex_tune._core.identifiers import validate_name
+from cortex_tune._core.progress import ProgressOption
+from cortex_tune._core.wait import PollSchedule
+from cortex_tune._inference.evaluate import EvalReport
 from cortex_tune._runs.models import PartStatus, Run, RunPart
 from cortex_tune._runs.sql import cancel_query_sql
 from cortex_tune._runs.store import RunStore
 from cortex_tune._runs.track import Tracker
 from cortex_tune._runs.watch import Watch, wait_run
-from cortex_tune._wait import PollSchedule
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

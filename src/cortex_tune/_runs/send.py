@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from cortex_tune._backends.base import Result
-from cortex_tune._errors import CortexError, StatementMayHaveRunError
-from cortex_tune._reconcile import is_ambiguous
+from cortex_tune._client.reconcile import is_ambiguous
+from cortex_tune._core.errors import CortexError, StatementMayHaveRunError
+from cortex_tune._core.statement import Statement, mark
 from cortex_tune._runs.store import Claim, Context, RunStore
 from cortex_tune._runs.track import Tracker
-from cortex_tune._statement import Statement, mark
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cortex_tune._constants import MARKER_PREFIX
-from cortex_tune._errors import ConfigurationError, ResponseParseError
-from cortex_tune._identifiers import validate_name
-from cortex_tune._statement import Param, Statement
+from cortex_tune._core.constants import MARKER_PREFIX
+from cortex_tune._core.errors import ConfigurationError, ResponseParseError
+from cortex_tune._core.identifiers import validate_name
+from cortex_tune._core.statement import Param, Statement
 
 #: The columns of a part, in the order the statements below read them.
 COLUMNS = (

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._errors import ObjectNotFoundError, PermissionDeniedError
-from cortex_tune._identifiers import validate_name
+from cortex_tune._core.errors import ObjectNotFoundError, PermissionDeniedError
+from cortex_tune._core.identifiers import validate_name
+from cortex_tune._core.statement import Param
 from cortex_tune._runs import sql
 from cortex_tune._runs.models import RunPart
-from cortex_tune._statement import Param
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

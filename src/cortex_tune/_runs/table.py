@@ -11,7 +11,13 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._errors import ConfigurationError, RunConflictError
+from cortex_tune._core.errors import ConfigurationError, RunConflictError
+from cortex_tune._core.statement import Statement
+from cortex_tune._inference.sql_batch import (
+    complete_table_sql,
+    remaining_keys_sql,
+    table_summary_sql,
+)
 from cortex_tune._runs.models import PartStatus, Run, RunPart
 from cortex_tune._runs.plan import Plan, TableWork, make_plan, new_run_id, shares
 from cortex_tune._runs.send import Sender
@@ -19,12 +25,10 @@ from cortex_tune._runs.sql import guard
 from cortex_tune._runs.store import Claim, RunStore
 from cortex_tune._runs.track import Tracker
 from cortex_tune._runs.watch import Watch
-from cortex_tune._sql_batch import complete_table_sql, remaining_keys_sql, table_summary_sql
-from cortex_tune._statement import Statement
 from cortex_tune.sql import new_marker
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cortex_tune._backends.base import StatementStatus
-from cortex_tune._constants import CLAIM_GRACE, NO_DATA_GRACE
-from cortex_tune._errors import CortexError
+from cortex_tune._core.constants import CLAIM_GRACE, NO_DATA_GRACE
+from cortex_tune._core.errors import CortexError
 from cortex_tune._runs.models import PartStatus, RunPart
 from cortex_tune._runs.store import RunStore, Seen
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

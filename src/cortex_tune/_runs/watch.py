@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cortex_tune._errors import (
+from cortex_tune._core.errors import (
     CortexError,
     ObjectNotFoundError,
     RunCancelledError,
@@ -22,16 +22,16 @@ from cortex_tune._errors import (
     RunNotFoundError,
     WaitTimeoutError,
 )
-from cortex_tune._progress import ProgressOption, reporter
+from cortex_tune._core.progress import ProgressOption, reporter
+from cortex_tune._core.wait import PollSchedule
+from cortex_tune._inference.sql_batch import table_summary_sql
 from cortex_tune._runs.models import PartStatus, Run, RunPart, RunStatus
 from cortex_tune._runs.plan import Plan
 from cortex_tune._runs.store import RunStore
 from cortex_tune._runs.track import Tracker
-from cortex_tune._sql_batch import table_summary_sql
-from cortex_tune._wait import PollSchedule
 
 if TYPE_CHECKING:
-    from cortex_tune._client import Cortex
+    from cortex_tune._client.cortex import Cortex
 
 log = logging.getLogger("cortex_tune")
 

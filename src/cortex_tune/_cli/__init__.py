@@ -1,0 +1,1 @@
+"""The command line's parts; :mod:`cortex_tune.cli` is its entry point."""

@@ -1,0 +1,1 @@
+"""Datasets: checked bulk loads, rows from files and frames, and their SQL."""

@@ -1,0 +1,1 @@
+"""``cx.doctor()``: the account checks and their report."""

@@ -1,0 +1,1 @@
+"""Inference in the warehouse: batches and tables of completions, and evaluation."""
