@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import html
 import re
+from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,6 +20,22 @@ T = TypeVar("T")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
+
+
+def as_received(data: Any, parse: Callable[[object], Any], kind: type) -> Any:
+    """A model's payload as received: the payload kept as ``raw``, the status text kept as
+    ``status_raw``, and the status read by ``parse`` (which maps unknown text to UNKNOWN), so
+    that a status this version does not know never fails validation."""
+    if not isinstance(data, dict) or "status" not in data:
+        return data
+    status = data["status"]
+    if isinstance(status, kind):
+        return data
+    fields = dict(data)
+    fields.setdefault("raw", dict(data))
+    fields.setdefault("status_raw", None if status is None else str(status))
+    fields["status"] = parse(status)
+    return fields
 
 
 class JobStatus(str, enum.Enum):
@@ -128,16 +145,7 @@ class JobSummary(_Model):
     @classmethod
     def _as_received(cls, data: Any) -> Any:
         """Keep the payload and the status text; read any status string, known or not."""
-        if not isinstance(data, dict) or "status" not in data:
-            return data
-        status = data["status"]
-        if isinstance(status, JobStatus):
-            return data
-        fields = dict(data)
-        fields.setdefault("raw", dict(data))
-        fields.setdefault("status_raw", None if status is None else str(status))
-        fields["status"] = JobStatus.parse(status)
-        return fields
+        return as_received(data, JobStatus.parse, JobStatus)
 
     @field_validator("created_on", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cortex_tune._core.constants import POLL_FRACTION, POLL_MAX, POLL_MIN
 from cortex_tune._core.errors import (
@@ -117,19 +118,29 @@ def wait_for(
             report.update(job)
             if job.is_terminal:
                 return _finish(job, raise_on_error)
-            elapsed = clock() - start
-            delay = schedule.next_delay(job, elapsed)
-            if timeout is not None:
-                remaining = timeout - elapsed
-                if remaining <= 0:
-                    raise WaitTimeoutError(
-                        f"job {job.id} still {job.status.value} after {timeout:g} s",
-                        job=job,
-                    )
-                delay = min(delay, remaining)
-            sleep(delay)
+            timed_out = f"job {job.id} still {job.status.value} after {timeout or 0:g} s"
+            sleep(next_pause(schedule, job, clock() - start, timeout, timed_out))
     finally:
         report.close()
+
+
+def next_pause(
+    schedule: PollSchedule,
+    state: Any,
+    elapsed: float,
+    timeout: float | None,
+    timed_out: str,
+) -> float:
+    """Seconds until the next look at ``state`` after ``elapsed`` seconds of waiting: the
+    schedule's pause, cut to what is left of ``timeout``; past it, :class:`WaitTimeoutError`
+    (with ``timed_out`` as its message). ``state`` is a job, or a run (which polls like one)."""
+    delay = schedule.next_delay(state, elapsed)
+    if timeout is None:
+        return delay
+    remaining = timeout - elapsed
+    if remaining <= 0:
+        raise WaitTimeoutError(timed_out, job=state)
+    return min(delay, remaining)
 
 
 def _finish(job: FineTuneJob, raise_on_error: bool) -> FineTuneJob:

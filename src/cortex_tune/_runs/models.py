@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cortex_tune._core.models import as_received
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
@@ -123,16 +125,7 @@ class RunPart(_Model):
     @model_validator(mode="before")
     @classmethod
     def _as_received(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "status" not in data:
-            return data
-        status = data["status"]
-        if isinstance(status, PartStatus):
-            return data
-        fields = dict(data)
-        fields.setdefault("raw", dict(data))
-        fields.setdefault("status_raw", None if status is None else str(status))
-        fields["status"] = PartStatus.parse(status)
-        return fields
+        return as_received(data, PartStatus.parse, PartStatus)
 
     @property
     def live(self) -> bool:
@@ -183,16 +176,7 @@ class Run(_Model):
     @model_validator(mode="before")
     @classmethod
     def _as_received(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "status" not in data:
-            return data
-        status = data["status"]
-        if isinstance(status, RunStatus):
-            return data
-        fields = dict(data)
-        fields.setdefault("raw", dict(data))
-        fields.setdefault("status_raw", None if status is None else str(status))
-        fields["status"] = RunStatus.parse(status)
-        return fields
+        return as_received(data, RunStatus.parse, RunStatus)
 
     @property
     def is_terminal(self) -> bool:

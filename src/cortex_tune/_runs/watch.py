@@ -20,10 +20,9 @@ from cortex_tune._core.errors import (
     RunCancelledError,
     RunFailedError,
     RunNotFoundError,
-    WaitTimeoutError,
 )
 from cortex_tune._core.progress import ProgressOption, reporter
-from cortex_tune._core.wait import PollSchedule
+from cortex_tune._core.wait import PollSchedule, next_pause
 from cortex_tune._inference.sql_batch import table_summary_sql
 from cortex_tune._runs.models import PartStatus, Run, RunPart, RunStatus
 from cortex_tune._runs.plan import Plan
@@ -208,18 +207,11 @@ def wait_run(
             report.update(run)  # type: ignore[arg-type]  # a run reports like a job
             if run.is_terminal:
                 return _finish(run, raise_on_error)
-            elapsed = clock() - start
-            delay = schedule.next_delay(run, elapsed)  # type: ignore[arg-type]
-            if timeout is not None:
-                remaining = timeout - elapsed
-                if remaining <= 0:
-                    raise WaitTimeoutError(
-                        f"run {run.id} still {run.status.value} after {timeout:g} s "
-                        f"({run.rows_done:,} of {run.rows_todo or 0:,} rows)",
-                        job=run,
-                    )
-                delay = min(delay, remaining)
-            sleep(delay)
+            timed_out = (
+                f"run {run.id} still {run.status.value} after {timeout or 0:g} s "
+                f"({run.rows_done:,} of {run.rows_todo or 0:,} rows)"
+            )
+            sleep(next_pause(schedule, run, clock() - start, timeout, timed_out))
     finally:
         report.close()
 
