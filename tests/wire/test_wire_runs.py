@@ -88,8 +88,10 @@ def _inserts(wire: WireServer) -> list[Any]:
 
 
 def _running(cx: Cortex) -> list[Any]:
-    """The runs still running (the runs table outlives the tier's tests)."""
-    return [r for r in cx.runs.list() if r.status is RunStatus.RUNNING]
+    """The runs over this file's results table still running. The runs table outlives the
+    tier's tests, and another file's run may stay RUNNING for a while: a submission whose
+    answer its fault swallowed is SUBMITTING until its claim's grace has passed."""
+    return [r for r in cx.runs.list() if r.status is RunStatus.RUNNING and r.target == "KOUT"]
 
 
 def _source(cx: Cortex) -> None:
