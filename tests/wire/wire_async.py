@@ -24,22 +24,28 @@ default).
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
+
+from wire_faults import (
+    QUERY,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    decode,
+    read_body,
+    replay,
+    request_headers,
+    respond_json,
+)
 
 from cortex_tune._backends import _engine_async
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-QUERY = "/queries/v1/query-request"
 #: Snowflake's answer to an asynchronous submission: the statement runs, here is its id.
 IN_PROGRESS_ASYNC = "333334"
 #: Connector 4.x asks /monitoring/queries/<id>; 5.2 asks /monitoring/queries//<id>.
@@ -74,19 +80,21 @@ class AsyncQueries:
         path = scope["path"]
         token = _token(scope)
         if path == QUERY:
-            raw = await _body(receive)
-            body = _decode(raw, scope)
+            raw = await read_body(receive)
+            body = decode(raw, request_headers(scope))
             if isinstance(body, dict) and body.get("asyncExec"):
-                await _json(send, self._submit(token, body))
+                await respond_json(send, 200, self._submit(token, body))
                 return
-            await self.app(scope, _replay(raw, receive), send)
+            await self.app(scope, replay(raw, receive), send)
             return
         if (match := _MONITOR.fullmatch(path)) is not None:
-            await _json(send, self._status(token, match.group(1)))
+            await respond_json(send, 200, self._status(token, match.group(1)))
             return
         if (match := _ABORT.fullmatch(path)) is not None:
             cancelled = self._history(token).cancel(match.group(1))
-            await _json(send, {"success": cancelled, "data": None, "code": None, "message": None})
+            await respond_json(
+                send, 200, {"success": cancelled, "data": None, "code": None, "message": None}
+            )
             return
         if (match := _RESULT.fullmatch(path)) is not None and scope["method"] == "GET":
             await self._result(scope, match.group(1), send)
@@ -138,7 +146,7 @@ class AsyncQueries:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-encoding"]
         request = {**scope, "method": "POST", "path": QUERY, "headers": headers}
         request["query_string"] = f"requestId={uuid.uuid4()}".encode()
-        await self.app(request, _replay(body, _never), send)
+        await self.app(request, replay(body, _never), send)
 
 
 def _params(body: dict[str, Any]) -> Any:
@@ -157,47 +165,5 @@ def _token(scope: Scope) -> str:
     return ""
 
 
-async def _body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-def _decode(raw: bytes, scope: Scope) -> Any:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    if headers.get("content-encoding") == "gzip":
-        raw = gzip.decompress(raw)
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _replay(raw: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 async def _never() -> Message:
     return {"type": "http.disconnect"}
-
-
-async def _json(send: Send, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

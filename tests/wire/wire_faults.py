@@ -268,12 +268,12 @@ class FaultInjector:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = await _read_body(receive)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = await read_body(receive)
+        headers = request_headers(scope)
         seen = Seen(
             path=scope["path"],
             params=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
-            body=_decode(raw, headers),
+            body=decode(raw, headers),
             at=time.monotonic(),
         )
         with self._lock:
@@ -292,22 +292,22 @@ class FaultInjector:
             return
         if fault is not None and fault.kind == "snowflake":
             seen.status = 200
-            await _respond_json(send, 200, dict(fault.payload or {}))
+            await respond_json(send, 200, dict(fault.payload or {}))
             return
         if seen.path == TELEMETRY:
             seen.status = 200
-            await _respond_json(send, 200, {"success": True, "data": None})
+            await respond_json(send, 200, {"success": True, "data": None})
             return
         if seen.path == LOGIN and self.login_check is not None:
             refusal = self.login_check(seen.body)
             if refusal is not None:
                 seen.status = 200
-                await _respond_json(send, 200, refusal)
+                await respond_json(send, 200, refusal)
                 return
         if seen.path == TOKEN:
             seen.status = 200
             renew = self.renew_token or _refuse_renewal
-            await _respond_json(send, 200, renew(seen.body))
+            await respond_json(send, 200, renew(seen.body))
             return
 
         status, out_headers, body = await self._run_once(seen, headers, scope, raw, receive)
@@ -395,21 +395,12 @@ class FaultInjector:
     async def _run_app(
         self, scope: Scope, raw: bytes, receive: Receive
     ) -> tuple[int, list[Any], bytes]:
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": raw, "more_body": False}
-            return await receive()  # after the body: the client's disconnect, if it comes
-
         messages: list[Message] = []
 
         async def capture(message: Message) -> None:
             messages.append(message)
 
-        await self.app(scope, replay, capture)
+        await self.app(scope, replay(raw, receive), capture)
         start = next(m for m in messages if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         return int(start["status"]), list(start.get("headers", [])), body
@@ -437,7 +428,8 @@ def _refuse_renewal(body: Any) -> dict[str, Any]:
     }
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of an ASGI request."""
     chunks = []
     while True:
         message = await receive()
@@ -449,7 +441,13 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(raw: bytes, headers: dict[str, str]) -> Any:
+def request_headers(scope: Scope) -> dict[str, str]:
+    """An ASGI request's headers, names in lower case."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def decode(raw: bytes, headers: dict[str, str]) -> Any:
+    """A request body as JSON (gzip undone), or None."""
     if not raw:
         return None
     if headers.get("content-encoding") == "gzip":
@@ -488,7 +486,23 @@ async def _respond(send: Send, status: int, text: bytes) -> None:
     await _send(send, status, [(b"content-type", b"text/plain")], text)
 
 
-async def _respond_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+def replay(raw: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands over ``raw`` (a body already read) once, then the client's
+    own messages (its disconnect, if it comes)."""
+    delivered = False
+
+    async def replayed() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def respond_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    """Answer with ``payload`` as JSON."""
     await _send(
         send, status, [(b"content-type", b"application/json")], json.dumps(payload).encode()
     )
