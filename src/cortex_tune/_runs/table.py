@@ -340,7 +340,11 @@ class TableRun:
 
     def summary(self) -> dict[str, Any]:
         """What this call did, relative to the results table when it began."""
-        rows, failed, tokens = self._totals()
+        watch = self.watch
+        counted = watch is not None and watch.run is not None and watch.run.is_terminal
+        # The read that saw the run end counted the results table after its last statement
+        # ended: nothing has changed it since, so it is not counted a second time.
+        rows, failed, tokens = (watch.totals if counted and watch else None) or self._totals()
         done = rows - self.start[0]
         if self.budget_stopped:
             stopped = "token_budget"

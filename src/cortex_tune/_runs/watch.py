@@ -173,6 +173,7 @@ class Watch:
             rows, failed, tokens = self.cx._execute(table_summary_sql(first.target)).rows[0]
         except CortexError as exc:
             log.info("run %s: its results table cannot be counted: %s", self.run_id, exc)
+            self.totals = None
             return 0, 0, 0
         self.totals = (int(rows), int(failed), int(tokens or 0))
         base = plan.base
