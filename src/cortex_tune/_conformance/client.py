@@ -255,6 +255,7 @@ def table(kind: str, generation: str, rows: tuple[str, ...]) -> Callable[[Contex
         )
         observed = dict.fromkeys(rows, seen)
         observed["C-LOAD-01"] = "a TEMPORARY source table worked"
+        observed["C-PRIV-12"] = "the probe's own runs table was created in the current schema"
         facts = {"null_answers_without_error": silent, "left_behind": left}
         return Finding(observed=observed, facts=facts)
 
@@ -323,7 +324,7 @@ def client_probes() -> list[Probe]:
               many("ai", ai_rows)),
         Probe("client.complete_many.legacy", (*legacy_rows, "C-LOAD-05"), legacy + many_shape, 2,
               many("legacy", legacy_rows)),
-        Probe("client.complete_table.ai", (*table_ai, "C-LOAD-01"),
+        Probe("client.complete_table.ai", (*table_ai, "C-LOAD-01", "C-PRIV-12"),
               "cx." + table_shape.format(1), 2, table("plain", "ai", table_ai)),
         Probe("client.complete_table.legacy_structured", (*table_legacy, "C-LOAD-01"),
               legacy + table_shape.format("<n>, response_format=<schema>"), 2,

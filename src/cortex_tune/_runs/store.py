@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cortex_tune._core.errors import ObjectNotFoundError, PermissionDeniedError
+from cortex_tune._core.errors import ObjectNotFoundError, QueryError
 from cortex_tune._core.identifiers import validate_name
 from cortex_tune._core.statement import Param
 from cortex_tune._runs import sql
@@ -148,12 +148,15 @@ class RunStore:
         except ObjectNotFoundError:
             try:
                 self._run(sql.create_runs_table_sql(self.table))
-            except PermissionDeniedError as exc:
+            except QueryError as exc:
+                # Whatever Snowflake's words for the refusal (they are not documented: contract
+                # C-PRIV-12), the ways out are the same.
                 exc.hint = (
-                    f"cortex-tune records long work in the runs table {self.table}, and this "
-                    "role may not create it here: grant CREATE TABLE on the schema, have it "
-                    "created once, pass Cortex(runs_table='DB.SCHEMA.T') for a schema the role "
-                    "can write, or runs_table=None to run statements synchronously, unrecorded."
+                    f"cortex-tune records long work in the runs table {self.table}, which "
+                    "could not be created here: grant the role CREATE TABLE on the schema, have "
+                    "it created once, pass Cortex(runs_table='DB.SCHEMA.T') for a schema the "
+                    "role can write, or runs_table=None to run statements synchronously, "
+                    "unrecorded."
                 )
                 raise
         self._ready = True
